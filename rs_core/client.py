@@ -1,0 +1,305 @@
+"""The shared client: where RS-Server is, who you are, and one HTTP session for all.
+
+Cluster mode (an ``rs_server_href`` is given) needs an API key: the argument, else the env var
+``RSPY_APIKEY``. Local mode (no href) reads each service's URL from its env override
+(``RSPY_HOST_ADGS``, ``RSPY_HOST_CADIP``, ``RSPY_HOST_CATALOG``...), sends no key, and takes
+the OS user as owner.
+
+>>> client = RsClient("http://127.0.0.1:8000", "my-api-key", owner_id="alice")
+>>> client
+RsClient(rs_server_href='http://127.0.0.1:8000', owner_id='alice', local_mode=False)
+>>> cadip = client.get_cadip_client("MTI")            # doctest: +SKIP
+>>> cadip.search_sessions(platforms=["S1A"])          # doctest: +SKIP
+
+Children (``get_cadip_client`` and friends, resolved through the plugin registry for every
+installed kind as ``get_<kind>_client``) share their parent's settings and HTTP session.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Self
+
+from attrs import define
+
+from rs_core.auth import ApiKeyInfo, check_api_key, sanitize_owner_id
+from rs_core.errors import ConfigurationError, UnknownKindError
+from rs_core.http import APIKEY_HEADER, HttpClient, HttpSettings, Secret
+
+__all__ = ["APIKEY_ENV", "UAC_CHECK_URL_ENV", "RsClient"]
+
+APIKEY_ENV = "RSPY_APIKEY"
+UAC_CHECK_URL_ENV = "RSPY_UAC_CHECK_URL"
+DEFAULT_CHECK_PATH = "/apikeymanager/check/api_key"
+
+
+@define(eq=False)
+class _Context:
+    """State shared by a root client and all its children."""
+
+    href: str | None
+    api_key: Secret | None
+    owner_id: str | None  # None until resolved (cluster mode without owner_id argument)
+    logger: logging.Logger
+    http: HttpClient
+    check_url: str | None
+    settings: HttpSettings
+
+
+class RsClient:
+    """Settings and HTTP session shared by every station and catalog client.
+
+    :param rs_server_href: RS-Server base URL; ``None`` or ``""`` selects local mode.
+    :param rs_server_api_key: API key (cluster mode); else env ``RSPY_APIKEY``.
+    :param owner_id: catalog owner; else the OS user (local) or the key's ``user_login``.
+    :param logger: where to log (default ``logging.getLogger("rs_core")``).
+    :param timeout: read timeout in seconds for every request (default 30).
+    :param retries: extra attempts for idempotent requests on transient failures (default 3).
+    :param verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+    :param apikey_check_url: key-manager URL; else env ``RSPY_UAC_CHECK_URL``; else
+        ``{href}/apikeymanager/check/api_key``.
+    :param http_settings: full :class:`~rs_core.http.HttpSettings` (overrides the three above).
+    """
+
+    _ctx: _Context
+
+    def __init__(
+        self,
+        rs_server_href: str | None = None,
+        rs_server_api_key: str | None = None,
+        owner_id: str | None = None,
+        logger: logging.Logger | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        verify: bool | str = True,
+        apikey_check_url: str | None = None,
+        http_settings: HttpSettings | None = None,
+    ) -> None:
+        href = (rs_server_href or "").strip().rstrip("/") or None
+        if href is not None and not href.lower().startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"rs_server_href must start with http:// or https://, got {href!r}"
+            )
+        key = rs_server_api_key or os.environ.get(APIKEY_ENV) or None
+        if href is not None and not key:
+            raise ConfigurationError(
+                f"An API key is required in cluster mode (rs_server_href={href}): pass "
+                f"rs_server_api_key= or set {APIKEY_ENV}"
+            )
+        if href is None:
+            key = None  # local mode sends no key
+        try:
+            settings = http_settings or HttpSettings(
+                timeout=timeout, retries=retries, verify=verify
+            )
+        except ValueError as err:
+            raise ConfigurationError(f"Bad HTTP setting: {err}") from err
+        secret = Secret(key) if key else None
+        log = logger or logging.getLogger("rs_core")
+        http = HttpClient(settings, secret, logger=log.getChild("http"))
+        if href is not None:
+            http.trust(href)
+        check_url = None
+        if href is not None:
+            check_url = (
+                apikey_check_url
+                or os.environ.get(UAC_CHECK_URL_ENV)
+                or f"{href}{DEFAULT_CHECK_PATH}"
+            )
+        if owner_id:
+            owner: str | None = sanitize_owner_id(owner_id)
+        elif href is None:
+            owner = sanitize_owner_id(_os_user(), source="the OS user name")
+        else:
+            owner = None  # resolved from the API key on first use
+        self._ctx = _Context(href, secret, owner, log, http, check_url, settings)
+        self._setup()
+
+    # -- children ------------------------------------------------------------------------
+
+    @classmethod
+    def from_rs_client(cls, parent: RsClient, **options: Any) -> Self:
+        """Build a ``cls`` that shares ``parent``'s settings and HTTP session.
+
+        Plugins' client classes get this for free; they put their own initialisation in
+        :meth:`_setup`, which receives ``options``.
+        """
+        obj = cls.__new__(cls)
+        obj._ctx = parent._ctx
+        obj._setup(**options)
+        return obj
+
+    def _setup(self, **options: Any) -> None:
+        """Per-class initialisation, run by ``__init__`` and :meth:`from_rs_client`."""
+        if options:
+            raise TypeError(f"{type(self).__name__} takes no options: {sorted(options)}")
+
+    def get_station_client(self, kind: str, station: str | None = None) -> Any:
+        """A client for a station kind served by an installed plugin.
+
+        >>> RsClient("http://h", "k", "me").get_station_client("cadip", "MTI")  # doctest: +SKIP
+        CadipClient(station='MTI', ...)
+        """
+        from rs_core.plugins import get_registry
+
+        record = get_registry().station_type(kind)
+        return record.client_class.from_rs_client(self, station=station)
+
+    def get_catalog_client(self, kind: str | None = None, **options: Any) -> Any:
+        """A client for a catalog kind (default: the only installed one)."""
+        from rs_core.plugins import get_registry
+
+        record = get_registry().catalog_type(kind)
+        return record.client_class.from_rs_client(self, **options)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        # get_<kind>_client for every installed kind: get_auxip_client(), get_cadip_client(
+        # "MTI"), get_stac_client(), get_prip_client()... without the core naming any of them.
+        if name.startswith("get_") and name.endswith("_client") and len(name) > 11:
+            kind = name[4:-7]
+            from rs_core.plugins import get_registry
+
+            registry = get_registry()
+            if kind in registry.stations:
+                return lambda station=None: self.get_station_client(kind, station)
+            if kind in registry.catalogs:
+                return lambda **options: self.get_catalog_client(kind, **options)
+            known = sorted(registry.stations) + sorted(registry.catalogs)
+            raise UnknownKindError(
+                f"{name}(): no installed plugin serves the kind {kind!r} "
+                f"(installed: {', '.join(known) or 'none'})"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # -- seed attributes -----------------------------------------------------------------
+
+    @property
+    def rs_server_href(self) -> str | None:
+        """RS-Server base URL without trailing ``/``; ``None`` in local mode."""
+        return self._ctx.href
+
+    @property
+    def rs_server_api_key(self) -> str | None:
+        """The API key (``None`` in local mode). Never printed by this library."""
+        return self._ctx.api_key.reveal() if self._ctx.api_key else None
+
+    @property
+    def local_mode(self) -> bool:
+        """True when no RS-Server URL was given: services come from env overrides."""
+        return self._ctx.href is None
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The logger this client writes to."""
+        return self._ctx.logger
+
+    @property
+    def http(self) -> HttpClient:
+        """The shared HTTP layer (one session for this client and all its children)."""
+        return self._ctx.http
+
+    @property
+    def apikey_headers(self) -> dict[str, dict[str, str]]:
+        """The seed's ``{"headers": {"x-api-key": ...}}`` (``{}`` without a key).
+
+        Prefer :attr:`http`, which sends the key only where it belongs.
+        """
+        if self._ctx.api_key is None:
+            return {}
+        return {"headers": {APIKEY_HEADER: self._ctx.api_key.reveal()}}
+
+    @property
+    def apikey_check_url(self) -> str | None:
+        """Where the API key is checked (``None`` in local mode)."""
+        return self._ctx.check_url
+
+    @property
+    def owner_id(self) -> str:
+        """Catalog owner: argument, else OS user (local), else the key's ``user_login``."""
+        if self._ctx.owner_id is None:
+            login = self.apikey_security()[2]
+            self._ctx.owner_id = sanitize_owner_id(login, source="the API key's user_login")
+        return self._ctx.owner_id
+
+    def apikey_security(
+        self, timeout: float | None = None
+    ) -> tuple[list[str], dict[str, Any], str]:
+        """``(iam_roles, config, user_login)`` of the API key; ``([], {}, "")`` in local mode.
+
+        Cached 120 s per (check URL, key). Raises :class:`~rs_core.AuthenticationError`.
+        """
+        return self.apikey_info(timeout=timeout).as_tuple()
+
+    def apikey_info(self, timeout: float | None = None) -> ApiKeyInfo:
+        """Like :meth:`apikey_security`, as an :class:`~rs_core.auth.ApiKeyInfo` record."""
+        if self.local_mode or self._ctx.api_key is None or self._ctx.check_url is None:
+            return ApiKeyInfo((), {}, "")
+        return check_api_key(
+            self.http, self._ctx.check_url, self._ctx.api_key.reveal(), timeout=timeout
+        )
+
+    @property
+    def apikey_iam_roles(self) -> list[str]:
+        """Roles of the API key."""
+        return self.apikey_security()[0]
+
+    @property
+    def apikey_config(self) -> dict[str, Any]:
+        """Config attached to the API key."""
+        return self.apikey_security()[1]
+
+    @property
+    def apikey_user_login(self) -> str:
+        """Login of the API key's user."""
+        return self.apikey_security()[2]
+
+    # -- services ------------------------------------------------------------------------
+
+    def service_href(self, env_var: str, service: str = "") -> str:
+        """Base URL of one service: env ``env_var`` if set, else ``rs_server_href``.
+
+        Raises :class:`~rs_core.ConfigurationError` when neither is set.
+        """
+        override = (os.environ.get(env_var) or "").strip().rstrip("/")
+        if override:
+            if self._ctx.api_key is not None:
+                self.http.trust(override)
+            return override
+        if self._ctx.href:
+            return self._ctx.href
+        what = f"the {service} service" if service else "this service"
+        raise ConfigurationError(
+            f"No URL for {what}: give rs_server_href= (cluster mode) or set {env_var} (local mode)"
+        )
+
+    def close(self) -> None:
+        """Close the shared HTTP session (children share it: close the root once)."""
+        self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _repr_fields(self) -> dict[str, Any]:
+        return {
+            "rs_server_href": self._ctx.href,
+            "owner_id": self._ctx.owner_id if self._ctx.owner_id is not None else "<from key>",
+            "local_mode": self.local_mode,
+        }
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self._repr_fields().items())
+        return f"{type(self).__name__}({fields})"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in the environment (some containers)
+        return ""

@@ -1,0 +1,461 @@
+"""The one HTTP layer every client and plugin uses.
+
+* One :class:`requests.Session` per root client, shared by its children (connection reuse).
+* A timeout on every request, including requests made by third-party code through the
+  session (pystac-client): ``(connect, read)`` seconds.
+* Retries with exponential backoff and jitter on connection errors and on 429 (honouring
+  ``Retry-After``), 502, 503, 504 - for idempotent methods only, never for a POST that creates.
+* The ``x-api-key`` header goes only to trusted origins (the configured RS-Server URLs): it is
+  added in :meth:`ApiKeySession.send`, which also runs for every redirect hop, so a redirect or
+  a ``next`` link to another host never carries it.
+* Errors become typed :mod:`rs_core.errors` naming method, URL, status and the server's detail.
+* Requests are logged at DEBUG without headers; secret-looking query values are masked.
+
+>>> http = HttpClient(HttpSettings(timeout=5), api_key="k", trusted=["http://127.0.0.1:8000"])
+>>> http.get_json("http://127.0.0.1:8000/health")   # doctest: +SKIP
+{'healthy': True}
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from attrs import field, frozen
+from requests.adapters import HTTPAdapter
+
+from rs_core.errors import (
+    BadResponseError,
+    HttpError,
+    RsConnectionError,
+    RsTimeoutError,
+    error_for_status,
+    redact_url,
+)
+
+__all__ = [
+    "APIKEY_HEADER",
+    "ApiKeySession",
+    "HttpClient",
+    "HttpSettings",
+    "Secret",
+    "origin_of",
+    "server_detail",
+]
+
+APIKEY_HEADER = "x-api-key"
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _positive(_inst: object, attribute: Any, value: float) -> None:
+    if not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+
+
+def _non_negative(_inst: object, attribute: Any, value: float) -> None:
+    if not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+@frozen
+class HttpSettings:
+    """How the HTTP layer behaves. Every field has a sensible default.
+
+    ``timeout`` is the read timeout (seconds to wait for the server's answer), ``connect_timeout``
+    the time to open a connection. ``retries`` counts extra attempts after the first.
+    ``verify`` is ``True``, ``False`` or the path of a CA bundle (``REQUESTS_CA_BUNDLE`` is
+    honoured when ``verify`` is ``True``).
+    """
+
+    timeout: float = field(default=30.0, validator=_positive)
+    connect_timeout: float = field(default=10.0, validator=_positive)
+    retries: int = field(default=3, validator=_non_negative)
+    backoff_factor: float = field(default=0.5, validator=_non_negative)
+    backoff_max: float = field(default=20.0, validator=_non_negative)
+    retry_after_max: float = field(default=60.0, validator=_non_negative)
+    verify: bool | str = True
+    pool_size: int = 16
+    user_agent: str = "rs-client"
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """The ``(connect, read)`` pair requests wants."""
+        return (self.connect_timeout, self.timeout)
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``/logs.
+
+    >>> s = Secret("abc"); str(s), repr(s), s.reveal()
+    ('***', "Secret('***')", 'abc')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself. Call it only where it goes on the wire."""
+        return self._value
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Secret values are not picklable")
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL, lower-cased, with the default port made explicit.
+
+    >>> origin_of("HTTP://Example.org/a/b?c")
+    'http://example.org:80'
+    """
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "http").lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+class ApiKeySession(requests.Session):
+    """A :class:`requests.Session` that adds the API key only for trusted origins.
+
+    It also gives every request a timeout when the caller (e.g. pystac-client) sets none.
+    """
+
+    def __init__(self, api_key: Secret | None, settings: HttpSettings) -> None:
+        super().__init__()
+        self._api_key = api_key
+        self._trusted: set[str] = set()
+        self._default_timeout = settings.timeouts
+        self.verify = settings.verify
+        self.headers["User-Agent"] = settings.user_agent
+        adapter = HTTPAdapter(pool_connections=settings.pool_size, pool_maxsize=settings.pool_size)
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+
+    def trust(self, url: str) -> None:
+        """Send the API key to ``url``'s origin from now on."""
+        self._trusted.add(origin_of(url))
+
+    def is_trusted(self, url: str) -> bool:
+        """True when a request to ``url`` carries the API key."""
+        return origin_of(url) in self._trusted
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        """Send one prepared request (also called for each redirect hop)."""
+        request.headers.pop(APIKEY_HEADER, None)
+        if self._api_key is not None and request.url and self.is_trusted(request.url):
+            request.headers[APIKEY_HEADER] = self._api_key.reveal()
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._default_timeout
+        return super().send(request, **kwargs)
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"<ApiKeySession trusted={sorted(self._trusted)} key={key}>"
+
+
+def server_detail(response: requests.Response) -> Any:
+    """The server's own explanation in an error answer, whatever its shape.
+
+    ``{"detail": ...}`` (FastAPI), ``{"code", "description"}`` (catalog), a bare JSON string,
+    ``{"started": "false"}`` (staging) or an HTML/text page (trimmed).
+    """
+    text = response.text or ""
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+        stripped = " ".join(_TAG.sub(" ", text).split())
+        return stripped[:300] or None
+    if isinstance(body, dict):
+        for key in ("detail", "description", "message", "error", "title"):
+            if body.get(key) not in (None, ""):
+                value = body[key]
+                code = body.get("code")
+                return f"{code}: {value}" if key == "description" and code else value
+        return body
+    return body
+
+
+def _broke(err: Exception) -> bool:
+    """True when a connection was made and then failed, rather than never made."""
+    if not isinstance(err, requests.exceptions.ConnectionError):
+        return True  # chunked/decoding errors happen mid-body
+    text = str(err).lower()
+    return any(w in text for w in ("reset", "aborted", "remote end closed", "broken"))
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass  # not seconds: an HTTP date
+    else:
+        return max(0.0, seconds)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpClient:
+    """Send requests with timeouts, retries, the API key where it belongs, and typed errors.
+
+    >>> http = HttpClient(HttpSettings(), api_key=None)
+    >>> http.request("GET", "http://127.0.0.1:9/nothing")     # doctest: +SKIP
+    Traceback (most recent call last):
+    rs_core.errors.RsConnectionError: Cannot reach the server (GET http://127.0.0.1:9/nothing)
+    """
+
+    def __init__(
+        self,
+        settings: HttpSettings,
+        api_key: str | Secret | None,
+        *,
+        trusted: Iterable[str] = (),
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        secret = Secret(api_key) if isinstance(api_key, str) else api_key
+        self.session = ApiKeySession(secret, settings)
+        self.logger = logger or logging.getLogger("rs_core.http")
+        self._sleep = time.sleep
+        for url in trusted:
+            self.session.trust(url)
+
+    def trust(self, url: str) -> None:
+        """Send the API key to ``url``'s origin."""
+        self.session.trust(url)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def __repr__(self) -> str:
+        return f"<HttpClient {self.session!r}>"
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.settings.backoff_max, self.settings.backoff_factor * 2.0**attempt)
+        return base * (0.5 + random.random() / 2)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        retry: bool | None = None,
+        ok: Iterable[int] = (),
+        what: str = "Request failed",
+    ) -> requests.Response:
+        """Send one request and return the response, or raise a typed :class:`RsError`.
+
+        ``timeout`` (read seconds, or a ``(connect, read)`` pair) overrides the settings.
+        ``retry`` forces retries on or off; by default only idempotent methods retry.
+        ``ok`` lists extra statuses returned instead of raised (e.g. 404 for "exists?").
+        ``what`` starts the error message ("Search failed", "Staging refused"...).
+        """
+        method = method.upper()
+        may_retry = (method in IDEMPOTENT) if retry is None else retry
+        if timeout is None:
+            timeouts = self.settings.timeouts
+        elif isinstance(timeout, tuple):
+            timeouts = timeout
+        else:
+            timeouts = (min(self.settings.connect_timeout, float(timeout)), float(timeout))
+        attempts = 1 + (self.settings.retries if may_retry else 0)
+        safe_url = redact_url(url)
+        accepted = set(ok)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            started = time.perf_counter()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    headers=dict(headers) if headers else None,
+                    timeout=timeouts,
+                )
+            except requests.exceptions.ReadTimeout as err:
+                raise RsTimeoutError(
+                    f"{what}: no answer within the {timeouts[1]:g} s read timeout",
+                    method=method,
+                    url=url,
+                ) from err
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as err:
+                timed_out = isinstance(err, requests.exceptions.ConnectTimeout)
+                if not last:
+                    delay = self._backoff(attempt)
+                    self.logger.debug(
+                        "%s %s failed (%s); retry %d/%d in %.2f s",
+                        method,
+                        safe_url,
+                        type(err).__name__,
+                        attempt + 1,
+                        attempts - 1,
+                        delay,
+                    )
+                    self._sleep(delay)
+                    continue
+                if timed_out:
+                    raise RsTimeoutError(
+                        f"{what}: could not connect within the {timeouts[0]:g} s connect timeout",
+                        method=method,
+                        url=url,
+                    ) from err
+                reason = "the connection broke" if _broke(err) else "cannot reach the server"
+                raise RsConnectionError(
+                    f"{what}: {reason} after {attempt + 1} attempt(s) ({type(err).__name__})",
+                    method=method,
+                    url=url,
+                ) from err
+            except requests.exceptions.InvalidURL as err:
+                raise RsConnectionError(f"{what}: invalid URL", method=method, url=url) from err
+            elapsed = (time.perf_counter() - started) * 1000
+            status = response.status_code
+            self.logger.debug(
+                "%s %s -> %d (%.1f ms)", method, redact_url(response.url), status, elapsed
+            )
+            if status < 400 or status in accepted:
+                return response
+            if status in RETRY_STATUSES and not last:
+                hint = _retry_after(response) if status in (429, 503) else None
+                delay = (
+                    min(hint, self.settings.retry_after_max)
+                    if hint is not None
+                    else self._backoff(attempt)
+                )
+                self.logger.debug(
+                    "%s %s -> %d; retry %d/%d in %.2f s",
+                    method,
+                    safe_url,
+                    status,
+                    attempt + 1,
+                    attempts - 1,
+                    delay,
+                )
+                response.close()
+                self._sleep(delay)
+                continue
+            raise error_for_status(
+                status,
+                what,
+                method=method,
+                url=url,
+                detail=server_detail(response),
+                response=response,
+                retry_after=_retry_after(response),
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Like :meth:`request`, then decode the JSON body (:class:`BadResponseError` if not)."""
+        response = self.request(method, url, **kwargs)
+        return decode_json(response, what=kwargs.get("what", "Request failed"))
+
+    def get_json(self, url: str, **kwargs: Any) -> Any:
+        """``GET`` and decode JSON."""
+        return self.request_json("GET", url, **kwargs)
+
+
+def decode_json(response: requests.Response, *, what: str = "Request failed") -> Any:
+    """Decode a response's JSON body or raise :class:`BadResponseError` naming the request."""
+    method = response.request.method if response.request is not None else None
+    try:
+        return response.json()
+    except ValueError as err:
+        snippet = " ".join(_TAG.sub(" ", response.text[:200]).split())
+        raise BadResponseError(
+            f"{what}: the answer is not JSON "
+            f"({response.headers.get('Content-Type', 'no content type')})",
+            method=method,
+            url=response.url,
+            status=response.status_code,
+            detail=snippet,
+            response=response,
+        ) from err
+
+
+def require(
+    body: Any,
+    kind: type | tuple[type, ...],
+    response: requests.Response,
+    *,
+    what: str,
+    keys: Iterable[str] = (),
+) -> Any:
+    """Check a decoded JSON body's type and keys; :class:`BadResponseError` if it is off."""
+    method = response.request.method if response.request is not None else None
+    if not isinstance(body, kind):
+        raise BadResponseError(
+            f"{what}: expected a JSON {_kind_name(kind)}, got {type(body).__name__}",
+            method=method,
+            url=response.url,
+            status=response.status_code,
+            response=response,
+        )
+    missing = [k for k in keys if not isinstance(body, dict) or k not in body]
+    if missing:
+        raise BadResponseError(
+            f"{what}: the answer lacks {', '.join(repr(k) for k in missing)}",
+            method=method,
+            url=response.url,
+            status=response.status_code,
+            response=response,
+        )
+    return body
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+__all__ += ["HttpError", "decode_json", "require"]

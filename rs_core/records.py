@@ -1,0 +1,150 @@
+"""The small frozen records that plugins register and that discovery reports.
+
+A station plugin yields one :class:`StationType` per kind it serves; a catalog plugin yields a
+:class:`CatalogType`. The core builds clients from them through ``client_class.from_rs_client``
+and never imports a plugin by name::
+
+    StationType(
+        kind="prip",
+        client_class=PripClient,
+        stations=("PRIP",),
+        capabilities=frozenset({Capability.SEARCH, Capability.STAGING}),
+        description="Production Interface Delivery Point",
+    )
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from rs_core.client import RsClient
+
+__all__ = [
+    "Capability",
+    "CatalogType",
+    "ClientFactory",
+    "CommandType",
+    "PluginInfo",
+    "StationType",
+]
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Capability(StrEnum):
+    """What a station or catalog client can do; the test kit skips what is not declared."""
+
+    SEARCH = "search"  # search_stations(start, stop, limit, sortby)
+    SESSIONS = "sessions"  # search_sessions(...)
+    SEARCH_BY_SESSION = "search_by_session"  # search_stations(session_id=...)
+    STAGING = "staging"  # staging(name) + staging_status(name)
+    TRANSACTIONS = "transactions"  # catalogs: create/update/delete collections and items
+    ITEM_SEARCH = "item_search"  # catalogs: /search
+
+
+class ClientFactory(Protocol):
+    """What a plugin's client class must offer so that the core can build it."""
+
+    @classmethod
+    def from_rs_client(cls, parent: RsClient, **options: Any) -> Any:
+        """Build a client that shares ``parent``'s settings and HTTP session."""
+        ...
+
+
+def _check_kind(_instance: object, attribute: Any, value: str) -> None:
+    if not isinstance(value, str) or not _KIND.match(value):
+        raise ValueError(
+            f"{attribute.name} must be lower-case letters, digits and '_' starting with a "
+            f"letter, got {value!r}"
+        )
+
+
+def _upper_tuple(values: Any) -> tuple[str, ...]:
+    return tuple(str(v).upper() for v in values)
+
+
+@frozen
+class StationType:
+    """A kind of station a plugin serves (``"auxip"``, ``"cadip"``, ``"prip"``...).
+
+    ``stations`` lists the station ids the client accepts (upper case); the first is the
+    default when the caller names none. ``capabilities`` gates features and kit tests.
+    """
+
+    kind: str = field(validator=_check_kind)
+    client_class: type[Any]
+    stations: tuple[str, ...] = field(converter=_upper_tuple)
+    capabilities: frozenset[str] = field(converter=frozenset, factory=frozenset)
+    description: str = ""
+
+    @property
+    def default_station(self) -> str | None:
+        """The station used when none is named (the first listed), if any."""
+        return self.stations[0] if self.stations else None
+
+
+@frozen
+class CatalogType:
+    """A kind of catalog a plugin serves (``"stac"`` for the RS-Server STAC catalog)."""
+
+    kind: str = field(validator=_check_kind)
+    client_class: type[Any]
+    capabilities: frozenset[str] = field(converter=frozenset, factory=frozenset)
+    description: str = ""
+
+
+@frozen
+class CommandType:
+    """A sub-command a plugin adds to the ``rs`` command line.
+
+    ``configure`` adds the arguments to the sub-parser; ``run`` gets the parsed arguments and a
+    function that builds an :class:`~rs_core.client.RsClient` from the global options, and
+    returns the exit code.
+    """
+
+    name: str = field(validator=_check_kind)
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Callable[[], RsClient]], int]
+
+
+@frozen
+class PluginInfo:
+    """One line of :func:`rs_core.list_plugins`: what is installed and in what state.
+
+    ``state`` is ``"ok"``, ``"broken"`` (failed to load; ``error`` says why), ``"disabled"``
+    (by ``RS_CORE_DISABLE_PLUGINS``) or ``"conflict"`` (another plugin claims the same kind).
+    """
+
+    name: str
+    distribution: str
+    version: str
+    category: str  # "station", "catalog", "command" or "" when nothing was registered
+    kind: str = ""
+    stations: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    state: str = "ok"
+    error: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict of this record."""
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "category": self.category,
+            "kind": self.kind,
+            "stations": list(self.stations),
+            "capabilities": list(self.capabilities),
+            "state": self.state,
+            "error": self.error,
+            "description": self.description,
+        }
