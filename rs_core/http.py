@@ -284,6 +284,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | tuple[float, float] | None = None,
         retry: bool | None = None,
+        retry_on: Iterable[int] | None = None,
         ok: Iterable[int] = (),
         what: str = "Request failed",
     ) -> requests.Response:
@@ -291,6 +292,8 @@ class HttpClient:
 
         ``timeout`` (read seconds, or a ``(connect, read)`` pair) overrides the settings.
         ``retry`` forces retries on or off; by default only idempotent methods retry.
+        ``retry_on`` replaces the statuses that are retried (default 429, 502, 503, 504);
+        connection errors are retried whenever retries are on.
         ``ok`` lists extra statuses returned instead of raised (e.g. 404 for "exists?").
         ``what`` starts the error message ("Search failed", "Staging refused"...).
         """
@@ -305,6 +308,7 @@ class HttpClient:
         attempts = 1 + (self.settings.retries if may_retry else 0)
         safe_url = redact_url(url)
         accepted = set(ok)
+        retry_statuses = RETRY_STATUSES if retry_on is None else frozenset(retry_on)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             started = time.perf_counter()
@@ -364,7 +368,7 @@ class HttpClient:
             )
             if status < 400 or status in accepted:
                 return response
-            if status in RETRY_STATUSES and not last:
+            if status in retry_statuses and not last:
                 hint = _retry_after(response) if status in (429, 503) else None
                 delay = (
                     min(hint, self.settings.retry_after_max)
