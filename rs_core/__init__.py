@@ -151,7 +151,7 @@ def get_station(
 
     record = get_registry().station_type(kind)  # fail on the kind before building anything
     parent = client or RsClient(rs_server_href, rs_server_api_key, owner_id, **settings)
-    return record.client_class.from_rs_client(parent, station=station)
+    return record.load_client_class().from_rs_client(parent, station=station)
 
 
 def get_catalog(
@@ -179,7 +179,7 @@ def get_catalog(
         if k in options
     }
     parent = client or RsClient(rs_server_href, rs_server_api_key, owner_id, **settings)
-    return record.client_class.from_rs_client(parent, **options)
+    return record.load_client_class().from_rs_client(parent, **options)
 
 
 if TYPE_CHECKING:

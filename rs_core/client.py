@@ -147,14 +147,14 @@ class RsClient:
         from rs_core.plugins import get_registry
 
         record = get_registry().station_type(kind)
-        return record.client_class.from_rs_client(self, station=station)
+        return record.load_client_class().from_rs_client(self, station=station)
 
     def get_catalog_client(self, kind: str | None = None, **options: Any) -> Any:
         """A client for a catalog kind (default: the only installed one)."""
         from rs_core.plugins import get_registry
 
         record = get_registry().catalog_type(kind)
-        return record.client_class.from_rs_client(self, **options)
+        return record.load_client_class().from_rs_client(self, **options)
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         # get_<kind>_client for every installed kind: get_auxip_client(), get_cadip_client(

@@ -16,6 +16,7 @@ and never imports a plugin by name::
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 from collections.abc import Callable
 from enum import StrEnum
@@ -33,6 +34,7 @@ __all__ = [
     "CommandType",
     "PluginInfo",
     "StationType",
+    "load_class",
 ]
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -70,6 +72,35 @@ def _upper_tuple(values: Any) -> tuple[str, ...]:
     return tuple(str(v).upper() for v in values)
 
 
+def _check_class_ref(_instance: object, attribute: Any, value: Any) -> None:
+    if isinstance(value, str):
+        if value.count(":") != 1 or not all(value.split(":")):
+            raise ValueError(f"{attribute.name} as a string must be 'module:ClassName', "
+                             f"got {value!r}")
+    elif not isinstance(value, type):
+        raise ValueError(f"{attribute.name} must be a class or 'module:ClassName', got {value!r}")
+
+
+def load_class(ref: type[Any] | str) -> type[Any]:
+    """Resolve a ``client_class`` given as a class or as ``"module:ClassName"``.
+
+    A plugin that names its class as a string keeps its entry module light: the client's
+    module (and pystac, pystac-client...) is imported only when a client is built.
+
+    >>> load_class("collections:OrderedDict").__name__
+    'OrderedDict'
+    """
+    if isinstance(ref, type):
+        return ref
+    module_name, _, attr = ref.partition(":")
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, type):
+        raise TypeError(f"{ref!r} is not a class")
+    return obj
+
+
 @frozen
 class StationType:
     """A kind of station a plugin serves (``"auxip"``, ``"cadip"``, ``"prip"``...).
@@ -79,7 +110,7 @@ class StationType:
     """
 
     kind: str = field(validator=_check_kind)
-    client_class: type[Any]
+    client_class: type[Any] | str = field(validator=_check_class_ref)
     stations: tuple[str, ...] = field(converter=_upper_tuple)
     capabilities: frozenset[str] = field(converter=frozenset, factory=frozenset)
     description: str = ""
@@ -89,15 +120,23 @@ class StationType:
         """The station used when none is named (the first listed), if any."""
         return self.stations[0] if self.stations else None
 
+    def load_client_class(self) -> type[Any]:
+        """The client class, imported now if it was given as ``"module:ClassName"``."""
+        return load_class(self.client_class)
+
 
 @frozen
 class CatalogType:
     """A kind of catalog a plugin serves (``"stac"`` for the RS-Server STAC catalog)."""
 
     kind: str = field(validator=_check_kind)
-    client_class: type[Any]
+    client_class: type[Any] | str = field(validator=_check_class_ref)
     capabilities: frozenset[str] = field(converter=frozenset, factory=frozenset)
     description: str = ""
+
+    def load_client_class(self) -> type[Any]:
+        """The client class, imported now if it was given as ``"module:ClassName"``."""
+        return load_class(self.client_class)
 
 
 @frozen
