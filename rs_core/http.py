@@ -46,6 +46,7 @@ __all__ = [
     "ApiKeySession",
     "HttpClient",
     "HttpSettings",
+    "RedactingFilter",
     "Secret",
     "origin_of",
     "server_detail",
@@ -56,6 +57,46 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 _TAG = re.compile(r"<[^>]+>")
+_SECRET_IN_TEXT = re.compile(
+    r"((?:api[-_]?key|token|secret|password|passwd|signature|credential)[^=&\s\"']*=)"
+    r"([^&\s\"']+)",
+    re.I,
+)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks API keys and secret-looking query values in other libraries' log records.
+
+    urllib3 logs every request line (with its query string) at DEBUG; this filter, installed on
+    its loggers by :class:`HttpClient`, rewrites such records before any handler sees them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add_secret(self, value: str) -> None:
+        """Mask ``value`` wherever it appears."""
+        if value:
+            self._secrets.add(value)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message in place; never drops a record."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's business
+            return True
+        cleaned = _SECRET_IN_TEXT.sub(r"\1***", message)
+        for secret in self._secrets:
+            cleaned = cleaned.replace(secret, "***")
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_REDACTOR = RedactingFilter()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection"):
+    logging.getLogger(_name).addFilter(_REDACTOR)
 
 
 def _positive(_inst: object, attribute: Any, value: float) -> None:
@@ -252,6 +293,8 @@ class HttpClient:
     ) -> None:
         self.settings = settings
         secret = Secret(api_key) if isinstance(api_key, str) else api_key
+        if secret is not None:
+            _REDACTOR.add_secret(secret.reveal())
         self.session = ApiKeySession(secret, settings)
         self.logger = logger or logging.getLogger("rs_core.http")
         self._sleep = time.sleep

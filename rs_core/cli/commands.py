@@ -355,6 +355,6 @@ def cmd_simulate(args: argparse.Namespace, make_client: MakeClient) -> int:
     if args.sim_api_key:
         from rs_core.testing.simulator import ApiKey
 
-        options["api_keys"] = {args.sim_api_key: ApiKey(user_login="simuser", iam_roles=["*"])}
+        options["api_keys"] = {args.sim_api_key: ApiKey.full_access("simuser")}
     serve(args.host, args.port, **options)
     return 0

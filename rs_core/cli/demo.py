@@ -82,9 +82,8 @@ def run_demo(
             + (", ".join(sorted(registry.stations) + sorted(registry.catalogs)) or "none")
         )
     folder = workdir or tempfile.mkdtemp(prefix="rs-demo-")
-    roles = ["*"]
     with RsServerSimulator(
-        api_keys={DEMO_KEY: ApiKey(user_login="demo_user", iam_roles=roles)}, staging_duration=0.4
+        api_keys={DEMO_KEY: ApiKey.full_access("demo_user")}, staging_duration=0.4
     ) as sim:
         say.title(f"RS-Server simulator listening on {sim.url}")
         client = RsClient(sim.url, DEMO_KEY)
