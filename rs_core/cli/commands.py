@@ -356,5 +356,8 @@ def cmd_simulate(args: argparse.Namespace, make_client: MakeClient) -> int:
         from rs_core.testing.simulator import ApiKey
 
         options["api_keys"] = {args.sim_api_key: ApiKey.full_access("simuser")}
-    serve(args.host, args.port, **options)
+    import contextlib
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how this command ends
+        serve(args.host, args.port, **options)
     return 0

@@ -117,9 +117,32 @@ def _plugin_commands(argv: Sequence[str]) -> list[Any]:
         return []
 
 
+_DATE_OPTIONS = ("--start", "--stop")
+
+
+def _glue_relative_dates(argv: list[str]) -> list[str]:
+    """``--start -2h`` -> ``--start=-2h``: argparse would read ``-2h`` as an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if (
+            arg in _DATE_OPTIONS
+            and i + 1 < len(argv)
+            and argv[i + 1][:1] in "-+"
+            and argv[i + 1][1:2].isdigit()
+        ):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rs`` console script."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = _glue_relative_dates(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(_plugin_commands(args_list))
     args = parser.parse_args(args_list)
     if not getattr(args, "handler", None):
