@@ -83,7 +83,7 @@ def run_demo(
         )
     folder = workdir or tempfile.mkdtemp(prefix="rs-demo-")
     with RsServerSimulator(
-        api_keys={DEMO_KEY: ApiKey.full_access("demo")}, staging_duration=0.4
+        api_keys={DEMO_KEY: ApiKey.full_access("demo_user")}, staging_duration=0.4
     ) as sim:
         say.title(f"RS-Server simulator listening on {sim.url}")
         client = RsClient(sim.url, DEMO_KEY)

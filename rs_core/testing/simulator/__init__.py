@@ -1,0 +1,31 @@
+"""An RS-Server v1 simulator: a real HTTP server on 127.0.0.1 speaking ADGS, CADIP and catalog.
+
+Standard library and ``attrs`` only. Built for the test suite, the plugin test kit, the
+benchmarks and ``rs demo``.
+
+Example:
+    >>> import json, urllib.request
+    >>> from rs_core.testing.simulator import RsServerSimulator, Fault
+    >>> with RsServerSimulator(staging_duration=0.05) as sim:
+    ...     url = sim.url + "/adgs/aux/search?datetime=2019-01-01T00:00:00Z/2019-12-31T00:00:00Z"
+    ...     answer = json.load(urllib.request.urlopen(url))
+    ...     answer["type"], answer["numberReturned"] > 0
+    ('FeatureCollection', True)
+"""
+
+from .auth import ApiKey
+from .dataset import Dataset
+from .faults import FAULT_KINDS, Fault
+from .messages import Headers, RecordedRequest
+from .server import RsServerSimulator, serve
+
+__all__ = [
+    "FAULT_KINDS",
+    "ApiKey",
+    "Dataset",
+    "Fault",
+    "Headers",
+    "RecordedRequest",
+    "RsServerSimulator",
+    "serve",
+]
