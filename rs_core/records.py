@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,6 +68,10 @@ def _check_kind(_instance: object, attribute: Any, value: str) -> None:
         )
 
 
+def _str_frozenset(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
 def _upper_tuple(values: Any) -> tuple[str, ...]:
     return tuple(str(v).upper() for v in values)
 
@@ -112,7 +116,7 @@ class StationType:
     kind: str = field(validator=_check_kind)
     client_class: type[Any] | str = field(validator=_check_class_ref)
     stations: tuple[str, ...] = field(converter=_upper_tuple)
-    capabilities: frozenset[str] = field(converter=frozenset, factory=frozenset)
+    capabilities: frozenset[str] = field(converter=_str_frozenset, factory=frozenset)
     description: str = ""
 
     @property
@@ -131,7 +135,7 @@ class CatalogType:
 
     kind: str = field(validator=_check_kind)
     client_class: type[Any] | str = field(validator=_check_class_ref)
-    capabilities: frozenset[str] = field(converter=frozenset, factory=frozenset)
+    capabilities: frozenset[str] = field(converter=_str_frozenset, factory=frozenset)
     description: str = ""
 
     def load_client_class(self) -> type[Any]:

@@ -7,7 +7,9 @@ server generation - gets the same behaviour:
 * every file ends in the report: ``DONE``, ``FAILED`` (with the server's message), refused
   (``error``), or unfinished at the deadline - nothing is silently dropped;
 * resumable: a file already ``DONE`` at the server is not staged again, one in progress is
-  only followed; a rerun after a crash picks up where the last one stopped;
+  only followed (``NOT_STARTED`` is staged: v1 servers register every file a search returns
+  as ``NOT_STARTED``, so it does not mean a request is pending); a rerun after a crash picks
+  up where the last one stopped;
 * a status request that fails on the network is retried at the next poll, never read as
   ``FAILED``;
 * Ctrl-C stops cleanly: :class:`StagingInterrupted` carries the report of what was done.
@@ -235,10 +237,7 @@ def run_stage_and_wait(
                 outcome.status, outcome.already_done = info.status, True
                 changed(outcome)
                 return
-            if info is not None and info.status in (
-                EDownloadStatus.IN_PROGRESS,
-                EDownloadStatus.NOT_STARTED,
-            ):
+            if info is not None and info.status is EDownloadStatus.IN_PROGRESS:
                 outcome.status = info.status  # a previous run's request: follow it
                 changed(outcome)
                 return

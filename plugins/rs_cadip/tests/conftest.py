@@ -1,0 +1,34 @@
+"""Fixtures of the rs-plugin-cadip tests: the kit's simulators and fast clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rs_cadip import CadipClient
+
+from rs_core.http import HttpSettings
+from rs_core.testing.pytest_plugin import (  # noqa: F401 - fixtures
+    KIT_API_KEY,
+    _rs_local_simulator_module,
+    _rs_simulator_module,
+    rs_http_settings,
+    rs_local_simulator,
+    rs_simulator,
+)
+
+FAST = HttpSettings(timeout=10.0, connect_timeout=5.0, retries=2, backoff_factor=0.01)
+
+
+@pytest.fixture
+def sim(rs_simulator: Any) -> Any:  # noqa: F811 - the imported fixture
+    """Cluster-mode simulator (key ``KIT_API_KEY``), no recorded requests, no faults."""
+    return rs_simulator
+
+
+@pytest.fixture
+def client(sim: Any) -> Iterator[CadipClient]:
+    """A cluster-mode CADIP client (station CADIP, which serves sessions) with fast retries."""
+    with CadipClient(sim.url, KIT_API_KEY, "tester", "CADIP", http_settings=FAST) as cadip:
+        yield cadip

@@ -1,0 +1,559 @@
+"""RS-Server v1 station conventions shared by every station plugin.
+
+RS-Server v1 fronts each kind of station (ADGS, CADIP, and any future PRIP/EDIP...) with the
+same three endpoints and the same quirks. This module speaks them once, so that a plugin only
+names its paths:
+
+* a file search ``GET <search>?datetime=S/E[&limit=N][&sortby=±field]`` answers a GeoJSON
+  ``FeatureCollection`` of STAC items (file extension, no hrefs, ``{"file": {"file:size": N}}``);
+* a staging request ``GET <stage>?name=NAME[&obs=s3://...][&local=/dir]`` answers hand-made JSON
+  with *string* booleans: 200 ``{"started": "true"}``, 503 ``{"started": "false"}`` when the name
+  was never returned by a search (or the database is down), 408 when the worker did not start;
+* a status request ``GET <status>?name=NAME`` answers a status object (``status`` in
+  ``NOT_STARTED | IN_PROGRESS | FAILED | DONE``, times ``%Y-%m-%dT%H:%M:%S.%f`` without zone),
+  404 for an unknown name.
+
+It names no station: a third-party plugin reuses it as is::
+
+    from rs_core.rsserver_v1 import StationEndpoints, StationProtocolV1
+
+    class PripProtocolV1(StationProtocolV1):
+        def __init__(self, http, base_href):
+            super().__init__(http, StationEndpoints.under(base_href, "/prip/search",
+                                                          "/prip", "/prip/status"),
+                             label="PRIP")
+
+Search answers become a :class:`StationItemCollection` (a :class:`pystac.ItemCollection`):
+timestamps rewritten as RFC 3339, list-form assets (``[{"<file>": {...}}]``) turned into a
+STAC assets mapping keyed by file name, and the server's untouched answer kept in
+:attr:`StationItemCollection.raw`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import pystac
+import requests
+from attrs import frozen
+
+from rs_core.dates import WIRE_FORMAT, check_interval, parse_datetime, to_wire
+from rs_core.enums import EDownloadStatus
+from rs_core.errors import BadResponseError, HttpError, InvalidInputError, StagingError
+from rs_core.http import HttpClient, decode_json, require
+from rs_core.staging import StagingStatus
+
+__all__ = [
+    "DATETIME_PROPERTIES",
+    "FILE_EXTENSION",
+    "STAGING_RETRY_ON",
+    "StationEndpoints",
+    "StationItemCollection",
+    "StationProtocolV1",
+    "check_limit",
+    "check_names",
+    "check_sortby",
+    "check_timeout",
+    "feature_collection_to_items",
+    "normalise_assets",
+    "normalise_feature",
+    "parse_staging_status",
+    "search_params",
+    "staging_params",
+    "string_bool",
+]
+
+FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+
+STAGING_RETRY_ON: tuple[int, ...] = (429, 502, 504)
+"""Statuses retried for a staging request. Never 503: v1 answers 503 for a refused name."""
+
+DATETIME_PROPERTIES = frozenset(
+    {
+        "datetime",
+        "start_datetime",
+        "end_datetime",
+        "created",
+        "updated",
+        "published",
+        "expires",
+        "unpublished",
+        "eviction_datetime",
+    }
+)
+"""Property (and asset field) names whose values are rewritten as RFC 3339 timestamps.
+
+Fields ending in ``_datetime`` or ``:planned_data_start``/``_stop`` are rewritten as well.
+"""
+
+_SORTBY = re.compile(r"^[+-]?[A-Za-z_][A-Za-z0-9_:.\-]*$")
+_TIMESTAMP_SUFFIXES = ("_datetime", "planned_data_start", "planned_data_stop")
+
+
+# -- input checks ------------------------------------------------------------------------
+
+
+def check_limit(limit: Any) -> int | None:
+    """``None`` or an ``int >= 1``; anything else is an :class:`InvalidInputError`.
+
+    >>> check_limit(None), check_limit(5)
+    (None, 5)
+    """
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInputError(f"limit must be a positive integer or None, got {limit!r}")
+    if limit < 1:
+        raise InvalidInputError(f"limit must be >= 1, got {limit}")
+    return limit
+
+
+def check_sortby(sortby: Any) -> str | None:
+    """``None`` or ``field``, ``+field``, ``-field`` (``field`` means ascending: ``+field``).
+
+    >>> check_sortby("created"), check_sortby("-created")
+    ('+created', '-created')
+    """
+    if sortby is None:
+        return None
+    if not isinstance(sortby, str) or not _SORTBY.match(sortby.strip()):
+        raise InvalidInputError(
+            f"sortby must be 'field', '+field' or '-field' (e.g. '-created'), got {sortby!r}"
+        )
+    text = sortby.strip()
+    return text if text[0] in "+-" else f"+{text}"
+
+
+def check_timeout(timeout: Any) -> float | None:
+    """``None`` (the client's default) or a positive number of seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+def check_names(values: Any, *, what: str) -> list[str]:
+    """A name or an iterable of names, each a non-empty string without ``,``.
+
+    >>> check_names("a", what="session_id"), check_names(["a", "b"], what="session_id")
+    (['a'], ['a', 'b'])
+    """
+    items = [values] if isinstance(values, str) else values
+    if not isinstance(items, Iterable) or isinstance(items, Mapping):
+        raise InvalidInputError(f"{what} must be a string or a list of strings, got {values!r}")
+    names: list[str] = []
+    for value in items:
+        if not isinstance(value, str) or not value.strip() or "," in value:
+            raise InvalidInputError(
+                f"each {what} must be a non-empty string without ',', got {value!r}"
+            )
+        names.append(value.strip())
+    if not names:
+        raise InvalidInputError(f"{what} is empty")
+    return names
+
+
+def search_params(
+    start_date: datetime | date | str,
+    stop_date: datetime | date | str,
+    limit: int | None = None,
+    sortby: str | None = None,
+) -> dict[str, str]:
+    """The query of a v1 file search, validated: ``datetime``, ``limit``, ``sortby``.
+
+    Naive datetimes are taken as UTC, aware ones converted to UTC.
+
+    >>> from datetime import datetime
+    >>> search_params(datetime(2024, 1, 1), datetime(2024, 1, 2), 10, "-created")
+    {'datetime': '2024-01-01T00:00:00Z/2024-01-02T00:00:00Z', 'limit': '10', 'sortby': '-created'}
+    """
+    begin, end = check_interval(start_date, stop_date)
+    params = {"datetime": f"{begin.strftime(WIRE_FORMAT)}/{end.strftime(WIRE_FORMAT)}"}
+    checked_limit = check_limit(limit)
+    if checked_limit is not None:
+        params["limit"] = str(checked_limit)
+    checked_sortby = check_sortby(sortby)
+    if checked_sortby is not None:
+        params["sortby"] = checked_sortby
+    return params
+
+
+def staging_params(filename: Any, s3_path: Any = "", tmp_download_path: Any = "") -> dict[str, str]:
+    """The query of a v1 staging request: ``name``, and ``obs``/``local`` when given.
+
+    >>> staging_params("a.raw", "s3://bucket/dir")
+    {'name': 'a.raw', 'obs': 's3://bucket/dir'}
+    """
+    if not isinstance(filename, str) or not filename.strip():
+        raise InvalidInputError(f"filename must be a non-empty string, got {filename!r}")
+    params = {"name": filename}
+    if s3_path:
+        if not isinstance(s3_path, str) or not s3_path.startswith("s3://"):
+            raise InvalidInputError(f"s3_path must start with 's3://', got {s3_path!r}")
+        params["obs"] = s3_path
+    if tmp_download_path:
+        if not isinstance(tmp_download_path, str):
+            raise InvalidInputError(
+                f"tmp_download_path must be a string, got {type(tmp_download_path).__name__}"
+            )
+        params["local"] = tmp_download_path
+    return params
+
+
+# -- answers -----------------------------------------------------------------------------
+
+
+def string_bool(value: Any) -> bool | None:
+    """Decode v1's hand-made booleans: ``"true"``/``"false"`` (any case) or real booleans.
+
+    >>> string_bool("true"), string_bool("False"), string_bool(True), string_bool("maybe")
+    (True, False, True, None)
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+    return None
+
+
+class StationItemCollection(pystac.ItemCollection):
+    """A :class:`pystac.ItemCollection` that keeps the server's untouched answer in :attr:`raw`.
+
+    ``extra_fields`` holds the answer's other top-level keys (``numberMatched``,
+    ``numberReturned``), which :meth:`to_dict` writes back.
+
+    >>> found = StationItemCollection([], raw={"type": "FeatureCollection", "features": []})
+    >>> len(found), found.raw["type"]
+    (0, 'FeatureCollection')
+    """
+
+    raw: dict[str, Any]
+    """The decoded JSON answer exactly as the server sent it (before any normalisation)."""
+
+    def __init__(
+        self,
+        items: Iterable[Any],
+        extra_fields: dict[str, Any] | None = None,
+        clone_items: bool = True,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(items, extra_fields=extra_fields, clone_items=clone_items)
+        self.raw = raw if raw is not None else {}
+
+    @property
+    def number_matched(self) -> int | None:
+        """The server's ``numberMatched``, if it sent one."""
+        value = self.extra_fields.get("numberMatched")
+        return value if isinstance(value, int) else None
+
+    def clone(self) -> StationItemCollection:
+        """A deep copy (items, extra fields and the raw answer)."""
+        return StationItemCollection(
+            [item.clone() for item in self.items],
+            extra_fields=copy.deepcopy(self.extra_fields),
+            clone_items=False,
+            raw=copy.deepcopy(self.raw),
+        )
+
+    def __repr__(self) -> str:
+        return f"<StationItemCollection of {len(self.items)} items>"
+
+
+def _is_timestamp_field(key: str) -> bool:
+    return key in DATETIME_PROPERTIES or key.endswith(_TIMESTAMP_SUFFIXES)
+
+
+def _rfc3339(value: Any) -> Any:
+    """``value`` rewritten as an RFC 3339 UTC timestamp, or left alone if it is not one."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    try:
+        parsed = parse_datetime(value)
+    except InvalidInputError:
+        return value
+    return pystac.utils.datetime_to_str(parsed)
+
+
+def _normalise_timestamps(fields: dict[str, Any]) -> None:
+    for key, value in list(fields.items()):
+        if _is_timestamp_field(key):
+            fields[key] = _rfc3339(value)
+
+
+def normalise_assets(assets: Any, default_href: str | None = None) -> dict[str, dict[str, Any]]:
+    """Turn v1 assets into a STAC assets mapping, keeping every field.
+
+    v1 session answers send a *list* of one-key dicts; each key (a file name) becomes the
+    asset key. A mapping passes through. Timestamps in assets become RFC 3339. An asset
+    without ``href`` (v1 file assets have none; STAC requires one) gets ``default_href``.
+
+    >>> normalise_assets([{"a.raw": {"href": "h", "file:size": 3}}])
+    {'a.raw': {'href': 'h', 'file:size': 3}}
+    """
+    merged: dict[str, Any] = {}
+    if assets is None:
+        return {}
+    if isinstance(assets, Mapping):
+        merged.update(assets)
+    elif isinstance(assets, list):
+        for entry in assets:
+            if not isinstance(entry, Mapping):
+                raise ValueError(f"an asset list entry is not an object: {entry!r}")
+            merged.update(entry)
+    else:
+        raise ValueError(f"assets must be an object or a list, got {type(assets).__name__}")
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in merged.items():
+        if not isinstance(value, Mapping):
+            raise ValueError(f"asset {key!r} is not an object: {value!r}")
+        asset = dict(value)
+        _normalise_timestamps(asset)
+        if "href" not in asset:
+            asset["href"] = default_href or ""
+        out[str(key)] = asset
+    return out
+
+
+def normalise_feature(
+    feature: Mapping[str, Any], asset_href: Callable[[str], str] | None = None
+) -> dict[str, Any]:
+    """A v1 feature made valid for pystac: RFC 3339 timestamps, mapping assets, links list.
+
+    ``asset_href(item_id)`` gives the href of assets that have none (v1 file assets).
+    The input is not modified. v1 CADU features carry a constant 1970 date in
+    ``datetime``/``start_datetime``/``end_datetime``; it is kept (it parses), use ``created``.
+    """
+    out = copy.deepcopy(dict(feature))
+    out.setdefault("type", "Feature")
+    out.setdefault("stac_version", "1.0.0")
+    out.setdefault("geometry", None)
+    if out.get("links") is None:
+        out["links"] = []
+    properties = out.get("properties")
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise ValueError("properties is not an object")
+    _normalise_timestamps(properties)
+    if properties.get("datetime") is None and not (
+        properties.get("start_datetime") and properties.get("end_datetime")
+    ):
+        # pystac needs a datetime or a range; fall back on the publication date.
+        fallback = properties.get("created") or properties.get("published")
+        if fallback:
+            properties["datetime"] = fallback
+    out["properties"] = properties
+    default_href = asset_href(str(out.get("id", ""))) if asset_href is not None else None
+    out["assets"] = normalise_assets(out.get("assets"), default_href)
+    return out
+
+
+def feature_collection_to_items(
+    body: Any,
+    response: requests.Response,
+    *,
+    what: str,
+    asset_href: Callable[[str], str] | None = None,
+) -> StationItemCollection:
+    """Check a v1 ``FeatureCollection`` answer and turn it into a :class:`StationItemCollection`.
+
+    ``asset_href(item_id)`` fills the href of assets that have none (see
+    :func:`normalise_feature`).
+
+    A malformed answer (not a FeatureCollection, a feature pystac cannot read) is a
+    :class:`~rs_core.BadResponseError` naming the request and the offending feature.
+    """
+    require(body, dict, response, what=what, keys=("features",))
+    features = body["features"]
+    if body.get("type") not in (None, "FeatureCollection") or not isinstance(features, list):
+        raise _bad(response, f"{what}: the answer is not a GeoJSON FeatureCollection")
+    items: list[pystac.Item] = []
+    for index, feature in enumerate(features):
+        if not isinstance(feature, Mapping):
+            raise _bad(response, f"{what}: feature #{index} is not an object")
+        try:
+            item = pystac.Item.from_dict(
+                normalise_feature(feature, asset_href), preserve_dict=False
+            )
+        except Exception as err:
+            ident = feature.get("id", f"#{index}")
+            raise _bad(
+                response, f"{what}: feature {ident!r} is not a valid STAC item ({err})"
+            ) from err
+        items.append(item)
+    extra = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("type", "features")}
+    return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=body)
+
+
+def _bad(response: requests.Response, message: str) -> BadResponseError:
+    method = response.request.method if response.request is not None else None
+    return BadResponseError(
+        message, method=method, url=response.url, status=response.status_code, response=response
+    )
+
+
+def _status_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return parse_datetime(value)  # "%Y-%m-%dT%H:%M:%S.%f" without zone: taken as UTC
+    except InvalidInputError:
+        return None
+
+
+def parse_staging_status(
+    body: Any, response: requests.Response, *, name: str, what: str
+) -> StagingStatus:
+    """Turn a v1 status object into a :class:`~rs_core.StagingStatus`.
+
+    ``message`` is ``status_fail_message`` (``""`` when null), times are aware UTC datetimes.
+    """
+    require(body, dict, response, what=what, keys=("status",))
+    try:
+        status = EDownloadStatus(str(body["status"]).upper())
+    except ValueError as err:
+        raise _bad(
+            response,
+            f"{what}: unknown staging status {body['status']!r} (expected one of "
+            f"{', '.join(s.value for s in EDownloadStatus)})",
+        ) from err
+    return StagingStatus(
+        name=str(body.get("name") or name),
+        status=status,
+        message=str(body.get("status_fail_message") or ""),
+        download_start=_status_time(body.get("download_start")),
+        download_stop=_status_time(body.get("download_stop")),
+        raw=body,
+    )
+
+
+# -- the protocol ------------------------------------------------------------------------
+
+
+@frozen
+class StationEndpoints:
+    """The three full URLs of one v1 station service."""
+
+    search: str
+    stage: str
+    status: str
+
+    @classmethod
+    def under(cls, base: str, search: str, stage: str, status: str) -> StationEndpoints:
+        """Join ``base`` (no trailing ``/``) with the three paths."""
+        root = base.rstrip("/")
+        return cls(f"{root}{search}", f"{root}{stage}", f"{root}{status}")
+
+
+class StationProtocolV1:
+    """Build v1 requests for one station service and parse its answers.
+
+    ``label`` names the station in messages (``"ADGS"``, ``"CADIP MTI"``...).
+    Client methods validate their inputs, then delegate here; an RS-Server v2 protocol can
+    later sit behind the same client methods.
+    """
+
+    def __init__(self, http: HttpClient, endpoints: StationEndpoints, *, label: str) -> None:
+        self.http = http
+        self.endpoints = endpoints
+        self.label = label
+
+    def search_files(
+        self, params: Mapping[str, str], *, timeout: float | None = None
+    ) -> StationItemCollection:
+        """``GET`` the file search with validated ``params``; errors are typed, never ``[]``."""
+        what = f"{self.label} file search failed"
+        return self.get_items(self.endpoints.search, params, timeout=timeout, what=what)
+
+    def get_items(
+        self, url: str, params: Mapping[str, str], *, timeout: float | None, what: str
+    ) -> StationItemCollection:
+        """``GET`` ``url`` and read a FeatureCollection answer."""
+        response = self.http.request("GET", url, params=params, timeout=timeout, what=what)
+        body = decode_json(response, what=what)
+        return feature_collection_to_items(body, response, what=what, asset_href=self.staging_href)
+
+    def staging_href(self, name: str) -> str:
+        """The staging request URL of file ``name``.
+
+        v1 file assets carry no href, but STAC assets need one: they get this URL, which is
+        what v1 itself puts in session assets.
+        """
+        return f"{self.endpoints.stage}?{urlencode({'name': name})}"
+
+    def stage(self, params: Mapping[str, str], *, timeout: float | None = None) -> None:
+        """Ask for staging; raise :class:`~rs_core.StagingError` when the server refuses.
+
+        Retried only on 429/502/504: v1's 503 means "refused" here, not "try again".
+        """
+        name = params.get("name", "")
+        what = f"{self.label} staging request for {name!r} failed"
+        try:
+            response = self.http.request(
+                "GET",
+                self.endpoints.stage,
+                params=params,
+                timeout=timeout,
+                retry_on=STAGING_RETRY_ON,
+                what=what,
+            )
+        except HttpError as err:
+            refused = isinstance(err.detail, dict) and "started" in err.detail
+            if not refused:
+                raise
+            if err.status == 408:
+                reason = "the server's staging worker did not start in time (HTTP 408)"
+            else:
+                reason = (
+                    "the server refused it: a file must have been returned by a search "
+                    "of this station before it can be staged (or the server's database is down)"
+                )
+            raise StagingError(
+                f"{self.label} staging of {name!r} not started: {reason}",
+                method=err.method,
+                url=err.url,
+                status=err.status,
+                detail=err.detail,
+                response=err.response,
+            ) from err
+        body = decode_json(response, what=what)
+        require(body, dict, response, what=what, keys=("started",))
+        started = string_bool(body["started"])
+        if started is None:
+            raise _bad(response, f"{what}: unreadable 'started' value {body['started']!r}")
+        if not started:
+            raise StagingError(
+                f"{self.label} staging of {name!r} not started: the server answered started=false",
+                method="GET",
+                url=response.url,
+                status=response.status_code,
+                detail=body,
+                response=response,
+            )
+
+    def status(self, name: str, *, timeout: float | None = None) -> StagingStatus:
+        """The status object of ``name``; 404 is a :class:`~rs_core.NotFoundError`."""
+        what = f"{self.label} staging status of {name!r} failed"
+        response = self.http.request(
+            "GET", self.endpoints.status, params={"name": name}, timeout=timeout, what=what
+        )
+        body = decode_json(response, what=what)
+        return parse_staging_status(body, response, name=name, what=what)
+
+
+def wire_datetime(value: datetime | date | str, *, name: str) -> str:
+    """One datetime in the wire format (``%Y-%m-%dT%H:%M:%SZ``, UTC)."""
+    return to_wire(value, name=name)
+
+
+__all__ += ["wire_datetime"]
