@@ -1,0 +1,208 @@
+"""pystac-client's I/O, routed through rs-core's HTTP layer.
+
+:class:`RsStacApiIO` is a :class:`pystac_client.stac_api_io.StacApiIO` whose every request goes
+through the shared :class:`rs_core.http.HttpClient`, hence through its
+:class:`~rs_core.http.ApiKeySession`. That gives pystac-client's own requests (landing page,
+collection lists, search pages, ``next`` links) what rs-core promises everywhere:
+
+* the ``x-api-key`` header is added by the session at send time, only for trusted origins: a
+  ``next`` link or a redirect to another host never carries it; and since the key is never in
+  the prepared request, pystac-client's DEBUG log of request headers cannot show it (this class
+  does not use that log line at all);
+* a ``(connect, read)`` timeout on every request, retries with backoff for GETs and searches;
+* typed :mod:`rs_core.errors` instead of pystac-client's ``APIError``. A 404 is raised as
+  :class:`StacNotFoundError`, which is both a :class:`rs_core.NotFoundError` and a pystac-client
+  ``APIError`` with ``status_code`` 404, so pystac-client's own "missing means ``None``" paths
+  (``CollectionClient.get_item``) keep working.
+
+Headers and query parameters given to it stay on this object; they never leak into the shared
+session (which station clients use too).
+
+>>> from rs_core.http import HttpClient, HttpSettings
+>>> http = HttpClient(HttpSettings(), api_key=None)
+>>> io = RsStacApiIO(http, headers={"Accept": "application/json"})
+>>> io.headers
+{'Accept': 'application/json'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from pystac_client.exceptions import APIError
+from pystac_client.stac_api_io import StacApiIO, Timeout
+
+from rs_core.errors import BadResponseError, NotFoundError
+from rs_core.http import APIKEY_HEADER, HttpClient
+
+__all__ = ["RsStacApiIO", "StacNotFoundError"]
+
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class StacNotFoundError(NotFoundError, APIError):
+    """HTTP 404 from a catalog; also a pystac-client ``APIError`` (``status_code == 404``)."""
+
+    status_code: int | None
+
+    @classmethod
+    def wrap(cls, err: NotFoundError) -> StacNotFoundError:
+        """The same error as a :class:`StacNotFoundError`."""
+        new = cls(
+            err.message,
+            method=err.method,
+            url=err.url,
+            status=err.status,
+            detail=err.detail,
+            response=err.response,
+        )
+        new.status_code = err.status
+        return new
+
+
+class RsStacApiIO(StacApiIO):
+    """A pystac-client ``StacApiIO`` that sends through rs-core's shared HTTP layer.
+
+    :param http: the shared :class:`~rs_core.http.HttpClient` (``RsClient.http``).
+    :param headers: extra headers for every request of this client (``x-api-key`` is refused:
+        the session adds the key itself, only where it belongs).
+    :param parameters: extra query parameters for every GET.
+    :param request_modifier: pystac-client's hook: gets each :class:`requests.Request`, may
+        modify it in place or return a new one.
+    :param timeout: read timeout in seconds or a ``(connect, read)`` pair; ``None``: the
+        client's settings.
+    """
+
+    def __init__(
+        self,
+        http: HttpClient,
+        headers: dict[str, str] | None = None,
+        parameters: dict[str, Any] | None = None,
+        request_modifier: Callable[[requests.Request], requests.Request | None] | None = None,
+        timeout: Timeout | None = None,
+    ) -> None:
+        # StacApiIO.__init__ would build a private Session; we use the shared one instead.
+        self.http = http
+        self.session = http.session
+        self.headers: dict[str, str] = {}
+        self.parameters: dict[str, Any] = {}
+        self._req_modifier = None
+        self.timeout = None
+        self.update(
+            headers=headers,
+            parameters=parameters,
+            request_modifier=request_modifier,
+            timeout=timeout,
+        )
+
+    def update(
+        self,
+        headers: dict[str, str] | None = None,
+        parameters: dict[str, Any] | None = None,
+        request_modifier: Callable[[requests.Request], requests.Request | None] | None = None,
+        timeout: Timeout | None = None,
+    ) -> None:
+        """Add headers and parameters, set the request modifier and timeout (this client only)."""
+        for name in headers or {}:
+            if name.lower() == APIKEY_HEADER:
+                raise ValueError(
+                    f"Do not pass the {APIKEY_HEADER} header: the client adds the API key "
+                    "itself, and only for the catalog's origin"
+                )
+        self.headers.update(headers or {})
+        self.parameters.update(parameters or {})
+        if request_modifier is not None:
+            self._req_modifier = request_modifier
+        if timeout is not None:
+            self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"<RsStacApiIO {self.session!r}>"
+
+    def _timeout(self) -> float | tuple[float, float] | None:
+        value = self.timeout
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            connect, read = value
+            return (float(connect), float(read if read is not None else connect))
+        return float(value)
+
+    def send(
+        self,
+        method: str,
+        href: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        retry: bool | None = None,
+        ok: Iterable[int] = (),
+        what: str = "STAC request failed",
+    ) -> requests.Response:
+        """Send one request with this client's headers, parameters and request modifier.
+
+        Returns the response or raises a typed :class:`rs_core.RsError` (404:
+        :class:`StacNotFoundError`). GETs and searches are retried on transient failures;
+        other methods follow ``retry`` (default: only idempotent ones).
+        """
+        method = method.upper()
+        all_headers = {**self.headers, **(headers or {})}
+        if method in _BODY_METHODS:
+            request = requests.Request(method, href, headers=all_headers, json=json_body)
+        else:
+            request = requests.Request(
+                method, href, headers=all_headers, params={**self.parameters, **(params or {})}
+            )
+        if self._req_modifier is not None:
+            request = self._req_modifier(request) or request
+        if retry is None and urlsplit(request.url).path.rstrip("/").endswith("/search"):
+            retry = True  # a search is safe to repeat, even as a POST
+        try:
+            return self.http.request(
+                request.method or method,
+                request.url,
+                params=request.params or None,
+                json_body=request.json,
+                data=request.data or None,
+                headers=request.headers or None,
+                timeout=timeout if timeout is not None else self._timeout(),
+                retry=retry,
+                ok=ok,
+                what=what,
+            )
+        except NotFoundError as err:
+            raise StacNotFoundError.wrap(err) from err
+
+    def request(
+        self,
+        href: str,
+        method: str | None = None,
+        headers: dict[str, str] | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> str:
+        """Send one request for pystac-client and return the body text.
+
+        ``parameters`` is the JSON body of a POST/PUT/PATCH, else the query string. Raises
+        typed :class:`rs_core.RsError` subclasses (never a bare ``APIError``).
+        """
+        method = (method or "GET").upper()
+        if method in _BODY_METHODS:
+            response = self.send(method, href, json_body=parameters, headers=headers)
+        else:
+            response = self.send(method, href, params=deepcopy(parameters), headers=headers)
+        try:
+            return response.content.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise BadResponseError(
+                "STAC request failed: the answer is not UTF-8 text",
+                method=method,
+                url=response.url,
+                status=response.status_code,
+                response=response,
+            ) from err
