@@ -12,17 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from catalog_settings import API_KEY, FAST, OWNER
 from rs_catalog import StacClient
 
 import rs_core
-from rs_core.http import HttpSettings
 from rs_core.testing.simulator import ApiKey, RsServerSimulator
-
-API_KEY = "rs-catalog-test-key-0123456789abcdef"
-OWNER = "kitowner"
-FAST = HttpSettings(
-    timeout=10.0, connect_timeout=2.0, retries=2, backoff_factor=0.01, backoff_max=0.05
-)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from typing import Any
 
 import pystac
 import pytest
+from catalog_settings import API_KEY, FAST, OWNER
 from rs_catalog import ItemResult, StacClient, quote_segment
 from rs_catalog.validation import collection_problems, item_problems, validate_item
 
 import rs_core
-from conftest import API_KEY, FAST, OWNER
 from rs_core.errors import (
     BadResponseError,
     ConfigurationError,

@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 BROKEN = '''
 import pytest
 import rs_core
-from conftest import API_KEY, FAST, OWNER
+from catalog_settings import API_KEY, FAST, OWNER
 from rs_catalog import StacClient
 from rs_core.testing.kit.catalog import CatalogContract
 
