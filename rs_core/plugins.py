@@ -226,8 +226,9 @@ def _build() -> PluginRegistry:
             plugin = load()
             # two distributions may use one entry point name: keep both, report the clash
             taken = pm.get_plugin(source.name) is not None
-            pm.register(plugin, name=f"{source.name} ({source.distribution})" if taken
-                        else source.name)
+            pm.register(
+                plugin, name=f"{source.name} ({source.distribution})" if taken else source.name
+            )
             pm.check_pending()
         except Exception as err:
             if plugin is not None and pm.is_registered(plugin):

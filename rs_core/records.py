@@ -79,8 +79,9 @@ def _upper_tuple(values: Any) -> tuple[str, ...]:
 def _check_class_ref(_instance: object, attribute: Any, value: Any) -> None:
     if isinstance(value, str):
         if value.count(":") != 1 or not all(value.split(":")):
-            raise ValueError(f"{attribute.name} as a string must be 'module:ClassName', "
-                             f"got {value!r}")
+            raise ValueError(
+                f"{attribute.name} as a string must be 'module:ClassName', got {value!r}"
+            )
     elif not isinstance(value, type):
         raise ValueError(f"{attribute.name} must be a class or 'module:ClassName', got {value!r}")
 
