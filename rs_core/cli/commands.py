@@ -351,7 +351,10 @@ def cmd_simulate(args: argparse.Namespace, make_client: MakeClient) -> int:
     """``rs simulate``: the RS-Server simulator in the foreground."""
     from rs_core.testing.simulator import serve
 
-    options: dict[str, Any] = {"staging_duration": args.staging_duration}
+    options: dict[str, Any] = {
+        "staging_duration": args.staging_duration,
+        "api_version": args.sim_api,
+    }
     if args.sim_api_key:
         from rs_core.testing.simulator import ApiKey
 

@@ -1,7 +1,9 @@
 """An RS-Server v1 simulator: a real HTTP server on 127.0.0.1 speaking ADGS, CADIP and catalog.
 
 Standard library and ``attrs`` only. Built for the test suite, the plugin test kit, the
-benchmarks and ``rs demo``.
+benchmarks and ``rs demo``. ``RsServerSimulator(api_version="v2")`` (CLI ``--api v2``) serves
+the same dataset as RS-Server 0.2 does instead: STAC ``/auxip`` and ``/cadip``
+(:mod:`.v2_stations`) and staging as OGC API - Processes (:mod:`.v2_staging`).
 
 Example:
     >>> import json, urllib.request

@@ -1,4 +1,5 @@
-"""``python -m rs_core.testing.simulator [--port N] [--api-key KEY]``: run the simulator."""
+"""``python -m rs_core.testing.simulator [--port N] [--api-key KEY] [--api v1|v2]``: run the
+simulator (``--api v2``: the RS-Server 0.2 face, STAC stations and OGC API - Processes staging)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="serve N synthetic AUX products and N CADU files instead of the fixtures",
     )
+    parser.add_argument(
+        "--api",
+        choices=("v1", "v2"),
+        default="v1",
+        help="v1: RS-Server v1 routes; v2: RS-Server 0.2 (/auxip, /cadip, /processes, /jobs)",
+    )
     parser.add_argument("--staging-duration", type=float, default=0.2)
     parser.add_argument("--staging-failure-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -64,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         staging_failure_rate=args.staging_failure_rate,
         seed=args.seed,
         require_search_before_staging=not args.relaxed_staging,
+        api_version=args.api,
     )
     return 0
 

@@ -41,6 +41,8 @@ from .messages import (
     json_response,
 )
 from .stations import StagingJobs, StationRoutes
+from .v2_staging import StagingProcesses
+from .v2_stations import V2Stations
 
 __all__ = ["RsServerSimulator", "serve"]
 
@@ -143,9 +145,10 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {response.status} {_reason(response.status)}",
             f"Server: {self.server_version}",
             f"Date: {formatdate(usegmt=True)}",
-            f"Content-Type: {response.content_type}",
             f"Content-Length: {length}",
         ]
+        if response.content_type:  # a redirect of RS-Server 0.2 has none
+            lines.insert(3, f"Content-Type: {response.content_type}")
         lines.extend(f"{name}: {value}" for name, value in response.headers)
         if self.close_connection:
             lines.append("Connection: close")
@@ -281,6 +284,10 @@ class RsServerSimulator:
         staging_failure_rate: probability (seeded by ``seed``) that a job ends ``FAILED``.
         require_search_before_staging: like RS-Server, stage only names a search returned;
             ``False`` also accepts any name of the dataset.
+        api_version: ``"v1"`` (default: ``/adgs``, ``/cadip/{station}``) or ``"v2"`` (RS-Server
+            0.2: STAC ``/auxip`` and ``/cadip``, staging as OGC API - Processes ``/processes``
+            and ``/jobs``, see :mod:`.v2_stations` and :mod:`.v2_staging`); ``/catalog``,
+            ``/health`` and the API-key manager are served by both.
 
     Example:
         >>> import json, urllib.request
@@ -300,7 +307,11 @@ class RsServerSimulator:
         staging_failure_rate: float = 0.0,
         seed: int = 0,
         require_search_before_staging: bool = True,
+        api_version: str = "v1",
     ) -> None:
+        if api_version not in ("v1", "v2"):
+            raise ValueError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
+        self.api_version = api_version
         self.host = host
         self.port = port
         self._api_keys: dict[str, ApiKey] | None = dict(api_keys) if api_keys is not None else None
@@ -314,6 +325,19 @@ class RsServerSimulator:
         )
         self.catalog = Catalog(lambda: self.url)
         self._stations = StationRoutes(self.dataset, self.staging, lambda: self.url)
+        self._v2: V2Stations | None = None
+        self._v2_staging: StagingProcesses | None = None
+        if api_version == "v2":
+            self._v2 = V2Stations(self.dataset, lambda: self.url)
+            self._v2_staging = StagingProcesses(
+                self._v2,
+                self.catalog,
+                lambda: self.url,
+                self._route,
+                duration=staging_duration,
+                failure_rate=staging_failure_rate,
+                seed=seed,
+            )
         self._faults = FaultList()
         self._records: list[RecordedRequest] = []
         self._records_lock = threading.Lock()
@@ -371,7 +395,8 @@ class RsServerSimulator:
 
     def __repr__(self) -> str:
         mode = "local" if self._api_keys is None else f"cluster, {len(self._api_keys)} key(s)"
-        return f"RsServerSimulator(url={self._url!r}, {mode}, {self.dataset!r})"
+        version = "" if self.api_version == "v1" else f", api_version={self.api_version!r}"
+        return f"RsServerSimulator(url={self._url!r}, {mode}, {self.dataset!r}{version})"
 
     @property
     def url(self) -> str:
@@ -424,8 +449,19 @@ class RsServerSimulator:
 
     def fail_staging(self, name: str, message: str = "Simulated staging failure") -> None:
         """Make the current (or next) staging job of file ``name`` end ``FAILED`` with
-        ``message`` (once)."""
+        ``message`` (once). In v2, ``name`` is an item id or an asset (file) name of a job,
+        which then ends ``failed`` with ``message``."""
         self.staging.fail(name, message)
+        if self._v2_staging is not None:
+            self._v2_staging.fail(name, message)
+
+    @property
+    def jobs(self) -> list[dict[str, Any]]:
+        """v2: a snapshot of the staging jobs, oldest first (each as ``GET /jobs/{id}`` shows
+        it plus ``owner``, ``collection`` and ``items``, the staged item ids); v1: ``[]``."""
+        if self._v2_staging is None:
+            return []
+        return self._v2_staging.snapshot()
 
     def staging_state(self, name: str) -> dict[str, Any] | None:
         """The status object of ``name`` (plus ``service``, ``local``, ``obs``), or None."""
@@ -450,6 +486,10 @@ class RsServerSimulator:
 
     def _route(self, request: RecordedRequest) -> Response:
         segments = [unquote(part) for part in request.raw_path.split("/")[1:]]
+        if self._v2 is not None:
+            answer = self._route_v2(request, segments)
+            if answer is not None:
+                return answer
         if segments == ["health"]:
             if request.method not in ("GET", "HEAD"):
                 return detail_response(405, "Method Not Allowed")
@@ -461,7 +501,7 @@ class RsServerSimulator:
             if isinstance(principal, Response):
                 return principal
             return self.catalog.handle(request, segments[1:], principal)
-        if self._stations._match(segments) is not None:
+        if self._v2 is None and self._stations._match(segments) is not None:
             principal = self._principal(request)
             if isinstance(principal, Response):
                 return principal
@@ -469,6 +509,24 @@ class RsServerSimulator:
             if answer is not None:
                 return answer
         return detail_response(404, "Not Found")
+
+    def _route_v2(self, request: RecordedRequest, segments: list[str]) -> Response | None:
+        """The RS-Server 0.2 routes, or None for the shared ones (health, catalog, keys)."""
+        assert self._v2 is not None and self._v2_staging is not None
+        self._v2_staging.advance()
+        if segments in ([], [""]):
+            if request.method not in ("GET", "HEAD"):
+                return detail_response(405, "Method Not Allowed")
+            return Response(307, b"", "", (("location", "/auxip"),))
+        staging = self._v2_staging.owns(segments)
+        if not (staging or self._v2.owns(segments)):
+            return None
+        principal = self._principal(request)
+        if isinstance(principal, Response):
+            return principal
+        if staging:
+            return self._v2_staging.handle(request, segments, principal)
+        return self._v2.handle(request, segments, principal)
 
     def _check_api_key(self, request: RecordedRequest) -> Response:
         if request.method != "GET":
