@@ -114,6 +114,13 @@ def configure(add: Add) -> None:
         default=1.0,
         help="seconds a staging job takes (default 1)",
     )
+    p.add_argument(
+        "--api",
+        choices=("v1", "v2"),
+        default="v1",
+        dest="sim_api",
+        help="server generation to speak (default v1)",
+    )
 
     from rs_core.cli import demo
 
