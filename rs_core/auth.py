@@ -18,7 +18,7 @@ from typing import Any
 from attrs import frozen
 
 from rs_core.errors import AuthenticationError, ConfigurationError, HttpError
-from rs_core.http import HttpClient, require
+from rs_core.http import HttpClient, decode_json, require
 
 __all__ = [
     "APIKEY_CACHE_SECONDS",
@@ -72,16 +72,10 @@ def check_api_key(
     except AuthenticationError:
         raise
     except HttpError as err:
-        raise AuthenticationError(
+        raise err.recast(
+            AuthenticationError,
             "API key check failed",
-            method=err.method,
-            url=err.url,
-            status=err.status,
-            detail=err.detail,
-            response=err.response,
         ) from err
-    from rs_core.http import decode_json
-
     body = require(
         decode_json(response, what="API key check"),
         dict,

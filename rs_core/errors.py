@@ -18,7 +18,7 @@ They are always chained to their cause (``raise ... from err``).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ __all__ = [
     "error_for_status",
     "redact_url",
 ]
+
+E = TypeVar("E", bound="RsError")
 
 _SECRET_PARAM = re.compile(r"(api[-_]?key|token|secret|password|passwd|signature|credential)", re.I)
 
@@ -111,6 +113,23 @@ class RsError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
+
+    def recast(self, cls: type[E], message: str | None = None) -> E:
+        """The same exchange (method, URL, status, detail, response) as another error type.
+
+        Raise the result ``from`` this error to keep the chain::
+
+            except ServerError as err:
+                raise err.recast(NotFoundError, "the collection does not exist") from err
+        """
+        return cls(
+            self.message if message is None else message,
+            method=self.method,
+            url=self.url,
+            status=self.status,
+            detail=self.detail,
+            response=self.response,
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep errors picklable (multiprocessing, pytest-xdist) without the response object.

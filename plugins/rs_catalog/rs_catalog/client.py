@@ -780,24 +780,7 @@ class StacClient(RsClient, Client):
         >>> catalog.add_collection(pystac.Collection("s1_l0", "", extent)).id  # doctest: +SKIP
         'alice:s1_l0'
         """
-        if not isinstance(collection, pystac.Collection):
-            raise InvalidInputError(
-                f"collection must be a pystac.Collection, got {type(collection).__name__}"
-            )
-        owner_hint = owner_id or collection.extra_fields.get("owner")
-        owner, short = self._split(collection.id, owner_hint)
-        body = self._collection_body(collection, owner, short, add_public_license)
-        validate_collection(body)
-        self._forget()
-        response = self.stac_io.send(
-            "POST",
-            f"{self._catalog_href}/collections",
-            json_body=body,
-            timeout=timeout,
-            retry=False,
-            what=f"Adding collection {owner}:{short} failed",
-        )
-        return self._written_collection(response, f"{owner}:{short}", body)
+        return self._write_collection("POST", collection, owner_id, add_public_license, timeout)
 
     def update_collection(
         self,
@@ -815,6 +798,17 @@ class StacClient(RsClient, Client):
         >>> catalog.update_collection(c).title                               # doctest: +SKIP
         'Sentinel-1 L0'
         """
+        return self._write_collection("PUT", collection, owner_id, add_public_license, timeout)
+
+    def _write_collection(
+        self,
+        method: str,
+        collection: pystac.Collection,
+        owner_id: str | None,
+        add_public_license: bool,
+        timeout: float | None,
+    ) -> CollectionClient:
+        """POST (create, never retried) or PUT (replace) a collection, checked before sending."""
         if not isinstance(collection, pystac.Collection):
             raise InvalidInputError(
                 f"collection must be a pystac.Collection, got {type(collection).__name__}"
@@ -824,12 +818,14 @@ class StacClient(RsClient, Client):
         body = self._collection_body(collection, owner, short, add_public_license)
         validate_collection(body)
         self._forget()
+        creating = method == "POST"
         response = self.stac_io.send(
-            "PUT",
-            self._collection_url(owner, short),
+            method,
+            f"{self._catalog_href}/collections" if creating else self._collection_url(owner, short),
             json_body=body,
             timeout=timeout,
-            what=f"Updating collection {owner}:{short} failed",
+            retry=False if creating else None,
+            what=f"{'Adding' if creating else 'Updating'} collection {owner}:{short} failed",
         )
         return self._written_collection(response, f"{owner}:{short}", body)
 
@@ -892,13 +888,9 @@ class StacClient(RsClient, Client):
         """pgstac answers 500 for an item posted to a missing collection: prove it, say it."""
         self._fresh_connections()
         if not self._exists(self._collection_url(owner, short)):
-            raise NotFoundError(
+            raise err.recast(
+                NotFoundError,
                 f"{what}: the collection {owner}:{short} does not exist",
-                method=err.method,
-                url=err.url,
-                status=err.status,
-                detail=err.detail,
-                response=err.response,
             ) from err
 
     def _fresh_connections(self) -> None:
@@ -958,13 +950,9 @@ class StacClient(RsClient, Client):
             if isinstance(err, ServerError):
                 self._fresh_connections()
             if not self._exists(url):
-                raise NotFoundError(
+                raise err.recast(
+                    NotFoundError,
                     f"{what}: no such item",
-                    method=err.method,
-                    url=err.url,
-                    status=err.status,
-                    detail=err.detail,
-                    response=err.response,
                 ) from err
             raise
         return self._written_item(response, f"{owner}:{short}", body)
