@@ -284,3 +284,45 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "result: OK" in out.stdout
     staged = [p for p in tmp_path.iterdir() if p.is_file()]
     assert len(staged) == 3
+
+
+def test_ctrl_c_during_stage_wait_prints_what_was_done(tmp_path: Path) -> None:
+    with RsServerSimulator(
+        api_keys={KEY: ApiKey.full_access("cli_user")}, staging_duration=60
+    ) as slow:
+        found = rs(
+            "search",
+            "auxip",
+            "--start",
+            "2016-01-01",
+            "--stop",
+            "2025-01-01",
+            "--limit",
+            "3",
+            "-o",
+            "json",
+            env=cluster(slow),
+        )
+        names = [f["id"] for f in json.loads(found.stdout)["features"]]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RSPY_")}
+        env.update(cluster(slow))
+        proc = subprocess.Popen(
+            [*RS, "stage", "auxip", *names, "--wait", "--local", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # wait until all three staging requests went out
+            sent = [r for r in slow.requests if r.path == "/adgs/aux"]
+            if len(sent) == 3:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "3 files" in err and "3 unfinished" in err
+    assert all(name in out for name in names)  # the table of what was done
+    assert "Traceback" not in err
