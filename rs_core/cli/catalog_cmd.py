@@ -93,7 +93,9 @@ def cmd_catalog(args: argparse.Namespace, make_client: Callable[[], RsClient]) -
     elif action == "collection":
         print(json.dumps(catalog.get_collection(args.args[0]).to_dict(), indent=2))
     elif action == "items":
-        emit_items(catalog.get_items(args.args[0], max_items=args.limit), out, ITEM_COLUMNS)
+        emit_items(
+            catalog.get_items(collection_id=args.args[0], max_items=args.limit), out, ITEM_COLUMNS
+        )
     elif action == "search":
         from rs_core.dates import parse_when, to_wire
 

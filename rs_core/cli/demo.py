@@ -52,6 +52,7 @@ def cmd_demo(args: argparse.Namespace, make_client: Callable[[], RsClient]) -> i
         workdir=args.workdir,
         quiet=args.quiet,
         progress=not args.quiet and sys.stderr.isatty(),
+        api_version="v2" if getattr(args, "api_version", "auto") == "v2" else "v1",
     )
 
 
@@ -62,8 +63,13 @@ def run_demo(
     workdir: str | None = None,
     quiet: bool = False,
     progress: bool = False,
+    api_version: str = "v1",
 ) -> int:
-    """The demo as a function (the CLI and the tests call it)."""
+    """The demo as a function (the CLI and the tests call it).
+
+    ``api_version`` is the simulator's face (``rs --api-version v2 demo``); the client detects
+    it, as it would a real server's.
+    """
     from rs_core.client import RsClient
     from rs_core.errors import InvalidInputError, UnknownKindError
     from rs_core.plugins import get_registry
@@ -83,9 +89,11 @@ def run_demo(
         )
     folder = workdir or tempfile.mkdtemp(prefix="rs-demo-")
     with RsServerSimulator(
-        api_keys={DEMO_KEY: ApiKey.full_access("demo_user")}, staging_duration=0.4
+        api_keys={DEMO_KEY: ApiKey.full_access("demo_user")},
+        staging_duration=0.4,
+        api_version=api_version,
     ) as sim:
-        say.title(f"RS-Server simulator listening on {sim.url}")
+        say.title(f"RS-Server {api_version} simulator listening on {sim.url}")
         client = RsClient(sim.url, DEMO_KEY)
         login = client.apikey_user_login
         say.say(

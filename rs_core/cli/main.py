@@ -6,7 +6,8 @@ Exit codes: 0 ok, 1 operational failure (server, network, a file that FAILED), 2
 Global options may stand before or after the sub-command, and have env vars:
 ``--href`` (``RS_SERVER_HREF``), ``--api-key`` (``RSPY_APIKEY``; prefer the env var: a
 command-line argument is visible to other users of the machine), ``--owner``
-(``RS_OWNER_ID``), ``--timeout`` (``RS_TIMEOUT``), ``--output table|json|ndjson``,
+(``RS_OWNER_ID``), ``--timeout`` (``RS_TIMEOUT``), ``--api-version v1|v2|auto``
+(``RS_API_VERSION``), ``--output table|json|ndjson``,
 ``--quiet``, ``--debug``.
 """
 
@@ -63,6 +64,15 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         type=float,
         default=default(float(os.environ.get("RS_TIMEOUT", "30"))),
         help="read timeout per request, seconds (env RS_TIMEOUT; default 30)",
+    )
+    group.add_argument(
+        "--api-version",
+        dest="api_version",
+        choices=("v1", "v2", "auto"),
+        type=str.lower,
+        default=default(os.environ.get("RS_API_VERSION", "").strip().lower() or "auto"),
+        help="RS-Server generation of the stations: v1, v2 or auto (probe once; "
+        "env RS_API_VERSION; default auto)",
     )
     group.add_argument(
         "-o",
@@ -161,7 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def make_client() -> RsClient:
         from rs_core.client import RsClient
 
-        return RsClient(args.href, args.api_key, args.owner, timeout=args.timeout)
+        return RsClient(
+            args.href, args.api_key, args.owner, timeout=args.timeout, api_version=args.api_version
+        )
 
     try:
         code: int = args.handler(args, make_client)

@@ -326,3 +326,56 @@ def test_ctrl_c_during_stage_wait_prints_what_was_done(tmp_path: Path) -> None:
     assert "interrupted" in err and "3 files" in err and "3 unfinished" in err
     assert all(name in out for name in names)  # the table of what was done
     assert "Traceback" not in err
+
+
+def test_catalog_commands_round_trip(sim: RsServerSimulator, tmp_path: Path) -> None:
+    env = cluster(sim)
+    assert rs("catalog", "add-collection", "cli_coll", env=env).returncode == 0
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "cli_item_1",
+        "stac_extensions": ["https://stac-extensions.github.io/file/v2.1.0/schema.json"],
+        "geometry": None,
+        "properties": {"datetime": "2024-01-02T03:04:05Z"},
+        "links": [],
+        "assets": {"cli_item_1.raw": {"href": "s3://bucket/dir/cli_item_1.raw", "roles": ["data"]}},
+    }
+    item_file = tmp_path / "item.json"
+    item_file.write_text(json.dumps(item))
+    added = rs("catalog", "add-item", "cli_coll", str(item_file), env=env)
+    assert added.returncode == 0, added.stderr
+    listed = rs("catalog", "collections", "-o", "json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert any(c["id"].endswith("cli_coll") for c in json.loads(listed.stdout))
+    items = rs("catalog", "items", "cli_coll", "-o", "json", env=env)
+    assert [f["id"] for f in json.loads(items.stdout)["features"]] == ["cli_item_1"]
+    found = rs(
+        "catalog",
+        "search",
+        "--collection",
+        "cli_coll",
+        "--start",
+        "2024-01-01",
+        "--stop",
+        "2024-01-03",
+        "-o",
+        "ndjson",
+        env=env,
+    )
+    assert found.returncode == 0, found.stderr
+    assert [json.loads(x)["id"] for x in found.stdout.splitlines()] == ["cli_item_1"]
+    duplicate = rs("catalog", "add-item", "cli_coll", str(item_file), env=env)
+    assert duplicate.returncode == 1 and "409" in duplicate.stderr
+    assert rs("catalog", "remove-item", "cli_coll", "cli_item_1", env=env).returncode == 0
+    assert rs("catalog", "remove-collection", "cli_coll", env=env).returncode == 0
+    gone = rs("catalog", "collection", "cli_coll", env=env)
+    assert gone.returncode == 1 and "404" in gone.stderr
+
+
+def test_catalog_bad_arguments_are_usage_errors(sim: RsServerSimulator, tmp_path: Path) -> None:
+    assert rs("catalog", "items", env=cluster(sim)).returncode == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    out = rs("catalog", "add-item", "c", str(bad), env=cluster(sim))
+    assert out.returncode == 2 and "not JSON" in out.stderr
