@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "RateLimitedError": "rs_core.errors",
     "ServerError": "rs_core.errors",
     "StagingError": "rs_core.errors",
+    "UnsupportedOperationError": "rs_core.errors",
     # enums
     "ECadipStation": "rs_core.enums",
     "EPlatform": "rs_core.enums",
@@ -99,6 +100,7 @@ __all__ = [
     "StationType",
     "UnknownKindError",
     "UnknownStationError",
+    "UnsupportedOperationError",
     "get_catalog",
     "get_station",
     "hookimpl",
@@ -136,7 +138,8 @@ def get_station(
     ``kind`` is the plugin's kind (``"auxip"``, ``"cadip"``...), ``station`` one of the ids
     it accepts (default: its first). Pass ``client=`` to share an existing
     :class:`RsClient`'s settings and session; else the other arguments build one
-    (``settings`` go to :class:`RsClient`: ``timeout``, ``retries``, ``verify``, ``logger``...).
+    (``settings`` go to :class:`RsClient`: ``timeout``, ``retries``, ``verify``, ``logger``,
+    ``api_version`` = ``"v1"``/``"v2"``/``"auto"``...).
 
     >>> cadip = get_station("cadip", station="MTI", rs_server_href="http://127.0.0.1:8000",
     ...                     rs_server_api_key="key", owner_id="me")   # doctest: +SKIP
@@ -175,7 +178,15 @@ def get_catalog(
     record = get_registry().catalog_type(kind)
     settings = {
         k: options.pop(k)
-        for k in ("timeout", "retries", "verify", "logger", "apikey_check_url", "http_settings")
+        for k in (
+            "timeout",
+            "retries",
+            "verify",
+            "logger",
+            "apikey_check_url",
+            "http_settings",
+            "api_version",
+        )
         if k in options
     }
     parent = client or RsClient(rs_server_href, rs_server_api_key, owner_id, **settings)
@@ -203,6 +214,7 @@ if TYPE_CHECKING:
         StagingError,
         UnknownKindError,
         UnknownStationError,
+        UnsupportedOperationError,
     )
     from rs_core.hookspecs import hookimpl
     from rs_core.http import HttpSettings

@@ -23,10 +23,11 @@ import os
 from collections.abc import Callable
 from typing import Any, Self
 
-from attrs import define
+from attrs import define, field
 
 from rs_core.auth import ApiKeyInfo, check_api_key, sanitize_owner_id
 from rs_core.errors import ConfigurationError, UnknownKindError
+from rs_core.generations import GenerationCache, resolve_api_version_setting
 from rs_core.http import APIKEY_HEADER, HttpClient, HttpSettings, Secret
 
 __all__ = ["APIKEY_ENV", "UAC_CHECK_URL_ENV", "RsClient"]
@@ -47,6 +48,8 @@ class _Context:
     http: HttpClient
     check_url: str | None
     settings: HttpSettings
+    api_version: str = "auto"  # "v1", "v2" or "auto" (probe each service once)
+    generations: GenerationCache = field(factory=GenerationCache)
 
 
 class RsClient:
@@ -62,6 +65,9 @@ class RsClient:
     :param apikey_check_url: key-manager URL; else env ``RSPY_UAC_CHECK_URL``; else
         ``{href}/apikeymanager/check/api_key``.
     :param http_settings: full :class:`~rs_core.http.HttpSettings` (overrides the three above).
+    :param api_version: RS-Server generation of the station services: ``"v1"``, ``"v2"`` or
+        ``"auto"`` (probe each service once, cached); else env ``RS_API_VERSION``; default
+        ``"auto"``. See :mod:`rs_core.generations`.
     """
 
     _ctx: _Context
@@ -78,7 +84,9 @@ class RsClient:
         verify: bool | str = True,
         apikey_check_url: str | None = None,
         http_settings: HttpSettings | None = None,
+        api_version: str | None = None,
     ) -> None:
+        version = resolve_api_version_setting(api_version)
         href = (rs_server_href or "").strip().rstrip("/") or None
         if href is not None and not href.lower().startswith(("http://", "https://")):
             raise ConfigurationError(
@@ -116,7 +124,7 @@ class RsClient:
             owner = sanitize_owner_id(_os_user(), source="the OS user name")
         else:
             owner = None  # resolved from the API key on first use
-        self._ctx = _Context(href, secret, owner, log, http, check_url, settings)
+        self._ctx = _Context(href, secret, owner, log, http, check_url, settings, version)
         self._setup()
 
     # -- children ------------------------------------------------------------------------
@@ -191,6 +199,11 @@ class RsClient:
     def local_mode(self) -> bool:
         """True when no RS-Server URL was given: services come from env overrides."""
         return self._ctx.href is None
+
+    @property
+    def api_version(self) -> str:
+        """The generation setting: ``"v1"``, ``"v2"`` or ``"auto"`` (detected per service)."""
+        return self._ctx.api_version
 
     @property
     def logger(self) -> logging.Logger:

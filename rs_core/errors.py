@@ -42,6 +42,7 @@ __all__ = [
     "StagingError",
     "UnknownKindError",
     "UnknownStationError",
+    "UnsupportedOperationError",
     "error_for_status",
     "redact_url",
 ]
@@ -226,6 +227,14 @@ class ServerError(HttpError):
 
 class StagingError(RsError):
     """A staging request was refused or a staged file ended FAILED."""
+
+
+class UnsupportedOperationError(RsError, NotImplementedError):
+    """The server generation in use lacks this operation (e.g. ``list_collections`` on v1).
+
+    >>> str(UnsupportedOperationError("list_collections() needs RS-Server v2"))
+    'list_collections() needs RS-Server v2'
+    """
 
 
 def error_for_status(

@@ -71,7 +71,7 @@ def run_demo(
     it, as it would a real server's.
     """
     from rs_core.client import RsClient
-    from rs_core.errors import InvalidInputError, UnknownKindError
+    from rs_core.errors import InvalidInputError, RsError, UnknownKindError
     from rs_core.plugins import get_registry
     from rs_core.records import Capability
     from rs_core.testing.simulator import ApiKey, RsServerSimulator
@@ -129,7 +129,11 @@ def run_demo(
             if other.kind == kind.kind:
                 continue
             other_client = client.get_station_client(other.kind)
-            found, window = _widening_search(other_client, day)
+            try:
+                found, window = _widening_search(other_client, day)
+            except RsError as err:  # a third-party kind the simulator does not serve
+                say.say(f"    {other.kind}: skipped, not served by the simulator ({err.status})")
+                continue
             say.say(f"    {other.kind}: {len(found)} file(s) within {window} of {day:%Y-%m-%d}")
             picked += [(other_client, item) for item in list(found)[:1]]
         picked = picked[:n_files]

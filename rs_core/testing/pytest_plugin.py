@@ -12,6 +12,8 @@ Then subclass the contract classes of :mod:`rs_core.testing.kit` and use the fix
     :data:`KIT_API_KEY` with every station role), started once per module.
 ``rs_local_simulator``
     The same in local mode (no authentication), started once per module.
+``rs_simulator_v2``, ``rs_local_simulator_v2``
+    The same two, speaking RS-Server v2 (0.2: STAC stations, OGC staging).
 ``rs_api_key``
     The key the cluster-mode simulator accepts.
 ``rs_http_settings``
@@ -44,7 +46,9 @@ __all__ = [
     "rs_api_key",
     "rs_http_settings",
     "rs_local_simulator",
+    "rs_local_simulator_v2",
     "rs_simulator",
+    "rs_simulator_v2",
 ]
 
 KIT_API_KEY = "rs-kit-api-key-0123456789"
@@ -52,10 +56,12 @@ KIT_USER = "kituser"
 KIT_STAGING_DURATION = 0.2
 
 
-def _start(api_keys: dict[str, Any] | None) -> Any:
+def _start(api_keys: dict[str, Any] | None, api_version: str = "v1") -> Any:
     from rs_core.testing.simulator import RsServerSimulator
 
-    sim = RsServerSimulator(api_keys=api_keys, staging_duration=KIT_STAGING_DURATION, seed=0)
+    sim = RsServerSimulator(
+        api_keys=api_keys, staging_duration=KIT_STAGING_DURATION, seed=0, api_version=api_version
+    )
     return sim.start()
 
 
@@ -73,6 +79,26 @@ def _rs_simulator_module() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def _rs_local_simulator_module() -> Iterator[Any]:
     sim = _start(None)
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="module")
+def _rs_simulator_v2_module() -> Iterator[Any]:
+    from rs_core.testing.simulator import ApiKey
+
+    sim = _start({KIT_API_KEY: ApiKey.full_access(KIT_USER)}, "v2")
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(scope="module")
+def _rs_local_simulator_v2_module() -> Iterator[Any]:
+    sim = _start(None, "v2")
     try:
         yield sim
     finally:
@@ -97,6 +123,20 @@ def rs_local_simulator(_rs_local_simulator_module: Any) -> Iterator[Any]:
     """A local-mode simulator (no authentication), clean for this test."""
     yield _fresh(_rs_local_simulator_module)
     _rs_local_simulator_module.clear_faults()
+
+
+@pytest.fixture
+def rs_simulator_v2(_rs_simulator_v2_module: Any) -> Iterator[Any]:
+    """A cluster-mode RS-Server v2 simulator (key :data:`KIT_API_KEY`), clean for this test."""
+    yield _fresh(_rs_simulator_v2_module)
+    _rs_simulator_v2_module.clear_faults()
+
+
+@pytest.fixture
+def rs_local_simulator_v2(_rs_local_simulator_v2_module: Any) -> Iterator[Any]:
+    """A local-mode RS-Server v2 simulator (no authentication), clean for this test."""
+    yield _fresh(_rs_local_simulator_v2_module)
+    _rs_local_simulator_v2_module.clear_faults()
 
 
 @pytest.fixture

@@ -18,11 +18,21 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rs_auxip.protocol_v1 import AdgsProtocolV1
+from rs_auxip.protocol_v2 import STATION_COLLECTION, AdgsProtocolV2
+from rs_core.generations import V2
 from rs_core.rsserver_v1 import (
     StationItemCollection,
     check_timeout,
     search_params,
     staging_params,
+)
+from rs_core.rsserver_v2 import (
+    StagingJob,
+    cap_items,
+    check_filter,
+    check_max_items,
+    page_query,
+    v1_lacks,
 )
 from rs_core.staging import StagingStatus
 from rs_core.station import StationClient
@@ -49,6 +59,7 @@ class AuxipClient(StationClient):
     station_kind: ClassVar[str] = "auxip"
     station_ids: ClassVar[tuple[str, ...]] = ("AUXIP",)
     service_env_var: ClassVar[str] = ADGS_ENV
+    v2_service: ClassVar[str] = "auxip"
 
     def __init__(
         self,
@@ -69,6 +80,16 @@ class AuxipClient(StationClient):
 
     def _protocol(self) -> AdgsProtocolV1:
         return AdgsProtocolV1(self.http, self.href_adgs)
+
+    def _v2_protocol(self) -> AdgsProtocolV2:
+        return AdgsProtocolV2(
+            self.http,
+            self.v2_endpoints(),
+            self._v2_state,
+            label="AUXIP",
+            owner=self.staging_owner,
+            local_mode=self.local_mode,
+        )
 
     @property
     def href_search(self) -> str:
@@ -94,22 +115,72 @@ class AuxipClient(StationClient):
         limit: int | None = None,
         sortby: str | None = None,
         timeout: float | None = None,
+        *,
+        max_items: int | None = None,
+        filter: str | dict[str, Any] | None = None,
+        collection: str | None = None,
+        page_size: int | None = None,
     ) -> StationItemCollection:
         """Auxiliary files published in ``[start_date, stop_date]`` (both inclusive).
 
-        Naive datetimes are taken as UTC. ``limit`` caps the single answer (no pagination;
-        server default 1000); ``sortby`` is ``field``/``+field``/``-field`` (server default
-        ``-created``; ``+doNotSort`` keeps the station's order).
+        Naive datetimes are taken as UTC. ``limit`` caps the answer (v1: one answer, server
+        default 1000; v2: also the page size); ``max_items`` caps the total (v2 follows
+        ``next`` links lazily until it is reached). ``sortby`` is ``field``/``+field``/
+        ``-field`` (server default ``-created``). v2 only: ``filter`` (CQL2, a cql2-json dict or
+        cql2-text; RS-Server 0.2 takes ``=``, ``and`` and temporal operators) and
+        ``collection`` (default ``adgs``, every product; e.g. ``adgs_aux_pp2``) and
+        ``page_size`` (items per request; default the cap, at most 1000).
 
         >>> files = auxip.search_stations("2024-01-01", "2024-01-02")  # doctest: +SKIP
         >>> files[0].assets["file"].extra_fields["file:size"]          # doctest: +SKIP
         8326253
+        >>> auxip.search_stations("2024-01-01", "2024-02-01",
+        ...                       filter={"op": "=", "args": [{"property": "platform"},
+        ...                                                    "sentinel-1a"]})  # doctest: +SKIP
 
         Raises :class:`~rs_core.InvalidInputError` before any request for bad input, and a
-        typed :class:`~rs_core.RsError` for any failure (never an empty result).
+        typed :class:`~rs_core.RsError` for any failure (never an empty result);
+        :class:`~rs_core.UnsupportedOperationError` for v2-only arguments on v1.
         """
         params = search_params(start_date, stop_date, limit, sortby)
-        return self._protocol().search_files(params, timeout=check_timeout(timeout))
+        cap = check_max_items(max_items)
+        size = check_max_items(page_size)
+        filter_text = check_filter(filter)
+        coll = self._check_search_collection(collection)
+        timeout = check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                query, total = page_query(
+                    {k: v for k, v in params.items() if k != "limit"},
+                    limit=limit,
+                    max_items=cap,
+                    filter_text=filter_text,
+                    page_size=size,
+                )
+                protocol = self._v2_protocol()
+                return protocol.search_items(
+                    coll or STATION_COLLECTION,
+                    query,
+                    max_items=total,
+                    timeout=timeout,
+                    what="AUXIP file search failed",
+                    explode=protocol.explode,
+                )
+            if filter_text is not None:
+                raise v1_lacks("search_stations(filter=...)")
+            if coll is not None:
+                raise v1_lacks("search_stations(collection=...)")
+            return cap_items(self._protocol().search_files(params, timeout=timeout), cap)
+
+    @staticmethod
+    def _check_search_collection(collection: Any) -> str | None:
+        if collection is None:
+            return None
+        if not isinstance(collection, str) or not collection.strip() or "/" in collection:
+            from rs_core.errors import InvalidInputError
+
+            raise InvalidInputError(f"collection must be a non-empty string, got {collection!r}")
+        return collection.strip()
 
     def staging(
         self,
@@ -117,22 +188,39 @@ class AuxipClient(StationClient):
         s3_path: str = "",
         tmp_download_path: str = "",
         timeout: float | None = None,
-    ) -> None:
-        """Ask RS-Server to stage ``filename`` (to ``s3_path`` and/or ``tmp_download_path``).
+        *,
+        collection: str | None = None,
+    ) -> StagingJob | None:
+        """Ask RS-Server to stage ``filename``.
 
-        The file must have been returned by a search first. A refusal raises
+        v1: to ``s3_path`` and/or ``tmp_download_path``; returns ``None``. v2: a staging job
+        puts the item that holds the file into the catalog ``collection`` (default
+        ``auxip_staged``, created when missing); returns its
+        :class:`~rs_core.rsserver_v2.StagingJob`. Either way the file must have been returned
+        by a search first; a refusal (v2: a job that failed at once) raises
         :class:`~rs_core.StagingError`.
 
         >>> auxip.staging(files[0].id, tmp_download_path="/tmp/aux")  # doctest: +SKIP
         """
         params = staging_params(filename, s3_path, tmp_download_path)
-        self._protocol().stage(params, timeout=check_timeout(timeout))
+        target = self._check_collection(collection)
+        timeout = check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                return self._stage_v2([filename], s3_path, tmp_download_path, target, timeout)
+            self._protocol().stage(params, timeout=timeout)
+            return None
 
     def staging_info(self, filename: str, timeout: float | None = None) -> StagingStatus:
         """The staging status of ``filename`` with the server's message and times.
 
-        Unknown name: :class:`~rs_core.NotFoundError`. A network failure raises (after the
-        client's retries); it never reads as ``FAILED``.
+        v2: the status of this client's job holding the file. Unknown name (v2: no job of
+        this client holds it): :class:`~rs_core.NotFoundError`. A network failure raises
+        (after the client's retries); it never reads as ``FAILED``.
         """
         name = self.check_filename(filename)
-        return self._protocol().status(name, timeout=check_timeout(timeout))
+        timeout = check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                return self._v2_protocol().status(name, timeout=timeout)
+            return self._protocol().status(name, timeout=timeout)

@@ -43,6 +43,13 @@ def first_name(client: AuxipClient) -> str:
     return client.search_stations(START, STOP, limit=1)[0].id
 
 
+@pytest.fixture(autouse=True)
+def _pin_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin RS-Server v1's exact wire: no generation probe in the request log
+    (detection has its own tests: tests/core/test_generations.py)."""
+    monkeypatch.setenv("RS_API_VERSION", "v1")
+
+
 # -- wire -----------------------------------------------------------------------------------
 
 

@@ -15,3 +15,14 @@ class TestAuxipContract(StationContract):
     search_path = "/adgs/aux/search"
     staging_path = "/adgs/aux"
     status_path = "/adgs/aux/status"
+
+
+class TestAuxipContractV2(StationContract):
+    """The same contract on the simulator's RS-Server v2 face (detected, not configured)."""
+
+    kind = "auxip"
+    station = "AUXIP"
+    api_version = "v2"
+    search_path = "/auxip/collections/adgs/items"
+    staging_path = "/processes/staging/execution"
+    status_path = "/jobs"

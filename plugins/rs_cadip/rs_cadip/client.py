@@ -17,9 +17,11 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rs_cadip.protocol_v1 import CadipProtocolV1
+from rs_cadip.protocol_v2 import CadipProtocolV2, platform_v2, station_collection
 from rs_core.dates import check_interval, to_wire
 from rs_core.enums import ECadipStation, EPlatform
 from rs_core.errors import InvalidInputError
+from rs_core.generations import V2
 from rs_core.rsserver_v1 import (
     StationItemCollection,
     check_limit,
@@ -28,6 +30,15 @@ from rs_core.rsserver_v1 import (
     check_timeout,
     search_params,
     staging_params,
+)
+from rs_core.rsserver_v2 import (
+    StagingJob,
+    cap_items,
+    check_filter,
+    check_max_items,
+    page_query,
+    unique,
+    v1_lacks,
 )
 from rs_core.staging import StagingStatus
 from rs_core.station import StationClient
@@ -58,6 +69,7 @@ class CadipClient(StationClient):
     station_kind: ClassVar[str] = "cadip"
     station_ids: ClassVar[tuple[str, ...]] = tuple(s.value for s in ECadipStation)
     service_env_var: ClassVar[str] = CADIP_ENV
+    v2_service: ClassVar[str] = "cadip"
 
     def __init__(
         self,
@@ -83,6 +95,22 @@ class CadipClient(StationClient):
 
     def _protocol(self) -> CadipProtocolV1:
         return CadipProtocolV1(self.http, self.href_cadip, self.station_name)
+
+    def _v2_protocol(self) -> CadipProtocolV2:
+        label = "CADIP" if self.station_name == "CADIP" else f"CADIP {self.station_name}"
+        return CadipProtocolV2(
+            self.http,
+            self.v2_endpoints(),
+            self._v2_state,
+            label=label,
+            owner=self.staging_owner,
+            local_mode=self.local_mode,
+        )
+
+    @property
+    def session_collection(self) -> str:
+        """The v2 collection of this station's sessions (the station id in lower case)."""
+        return station_collection(self.station_name)
 
     @property
     def href_search(self) -> str:
@@ -115,10 +143,19 @@ class CadipClient(StationClient):
         timeout: float | None = None,
         *,
         session_id: str | Iterable[str] | None = None,
+        max_items: int | None = None,
+        filter: str | dict[str, Any] | None = None,
+        page_size: int | None = None,
     ) -> StationItemCollection:
         """CADU files published in ``[start_date, stop_date]`` and/or of given sessions.
 
         Give a time range, ``session_id`` (one id or several), or both (both then apply).
+        ``limit`` caps the answer, ``max_items`` the total (v2 follows ``next`` links lazily
+        until it is reached; ``page_size`` sets the sessions asked per request). On v2 the
+        files are the assets of the station's session items: the time range and ``filter``
+        (CQL2, v2 only) select *sessions*, every file of a
+        selected session is returned (one item per file, with ``cadip:session_id``), and
+        ``sortby`` orders the files returned.
 
         >>> files = cadip.search_stations(session_id="S1A_20231126151600051390")  # doctest: +SKIP
         >>> files = cadip.search_stations(start, stop, limit=50)  # doctest: +SKIP
@@ -133,6 +170,9 @@ class CadipClient(StationClient):
             limit=limit,
             sortby=sortby,
             timeout=timeout,
+            max_items=max_items,
+            filter=filter,
+            page_size=page_size,
         )
 
     def search_files(
@@ -144,6 +184,9 @@ class CadipClient(StationClient):
         limit: int | None = None,
         sortby: str | None = None,
         timeout: float | None = None,
+        max_items: int | None = None,
+        filter: str | dict[str, Any] | None = None,
+        page_size: int | None = None,
     ) -> StationItemCollection:
         """Same as :meth:`search_stations`, keyword-friendly."""
         has_range = start_date is not None or stop_date is not None
@@ -162,8 +205,70 @@ class CadipClient(StationClient):
             checked_sortby = check_sortby(sortby)
             if checked_sortby is not None:
                 interval["sortby"] = checked_sortby
-        params = CadipProtocolV1.file_search_params(interval, sessions)
-        return self._protocol().search_files(params, timeout=check_timeout(timeout))
+        cap = check_max_items(max_items)
+        size = check_max_items(page_size)
+        filter_text = check_filter(filter)
+        timeout = check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                found = self._search_v2(
+                    interval,
+                    sessions,
+                    limit=limit,
+                    max_items=cap,
+                    filter_text=filter_text,
+                    timeout=timeout,
+                    files=True,
+                    page_size=size,
+                )
+                return _sorted(found, interval.get("sortby"))
+            if filter_text is not None:
+                raise v1_lacks("search_stations(filter=...)")
+            params = CadipProtocolV1.file_search_params(interval, sessions)
+            return cap_items(self._protocol().search_files(params, timeout=timeout), cap)
+
+    def _search_v2(
+        self,
+        interval: dict[str, str],
+        ids: list[str] | None,
+        *,
+        limit: int | None,
+        max_items: int | None,
+        filter_text: str | None,
+        timeout: float | None,
+        files: bool,
+        page_size: int | None = None,
+    ) -> StationItemCollection:
+        protocol = self._v2_protocol()
+        base = {k: v for k, v in interval.items() if k != "limit"}
+        if files and base.get("sortby", "")[1:] == "created":
+            # Sessions have no 'created' (RS-Server 0.2: 404 "not sortable"): the files'
+            # publication order follows the sessions' 'published'; the files are then sorted.
+            base["sortby"] = base["sortby"][0] + "published"
+        query, total = page_query(
+            base, limit=limit, max_items=max_items, filter_text=filter_text, page_size=page_size
+        )
+        what = f"{protocol.label} {'file' if files else 'session'} search failed"
+        explode = protocol.explode if files else None
+        if ids:
+            query.pop("sortby", None)
+            return protocol.search_ids(
+                self.session_collection,
+                ids,
+                max_items=total,
+                timeout=timeout,
+                what=what,
+                explode=explode,
+                extra=query,
+            )
+        return protocol.search_items(
+            self.session_collection,
+            query,
+            max_items=total,
+            timeout=timeout,
+            what=what,
+            explode=explode,
+        )
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -174,6 +279,10 @@ class CadipClient(StationClient):
         stop_date: datetime | date | str | None = None,
         platforms: str | EPlatform | Iterable[str | EPlatform] | None = None,
         timeout: float | None = None,
+        *,
+        max_items: int | None = None,
+        filter: str | dict[str, Any] | None = None,
+        page_size: int | None = None,
     ) -> StationItemCollection:
         """Sessions by id, platform and/or downlink start in ``[start_date, stop_date]``.
 
@@ -181,7 +290,11 @@ class CadipClient(StationClient):
         Platforms are checked against :class:`~rs_core.EPlatform` (any case). Each session's
         files are its assets, keyed by file name (v1's list-form assets are normalised).
         RS-Server v1 serves sessions only at the ``CADIP`` station (others answer HTTP 500,
-        raised as :class:`~rs_core.ServerError`).
+        raised as :class:`~rs_core.ServerError`); v2 serves them at every station that has a
+        collection (its id in lower case), where the time range selects on the session's
+        ``datetime``, platforms become a CQL2 ``platform='sentinel-1a'`` filter (one request
+        per platform: RS-Server 0.2 has no ``or``), and ``filter``/``max_items``/``page_size``
+        apply.
 
         >>> found = cadip.search_sessions(platforms="S1A")  # doctest: +SKIP
         >>> found[0].properties["platform"]                 # doctest: +SKIP
@@ -201,8 +314,46 @@ class CadipClient(StationClient):
             raise InvalidInputError(
                 "search_sessions needs session_ids, platforms, or start_date and stop_date"
             )
-        params = CadipProtocolV1.session_params(ids, start, stop, plats)
-        return self._protocol().search_sessions(params, timeout=check_timeout(timeout))
+        cap = check_max_items(max_items)
+        size = check_max_items(page_size)
+        filter_text = check_filter(filter)
+        timeout = check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                interval = {"datetime": f"{start}/{stop}"} if start is not None else {}
+                if not plats:
+                    return self._search_v2(
+                        interval,
+                        ids,
+                        limit=None,
+                        max_items=cap,
+                        filter_text=filter_text,
+                        timeout=timeout,
+                        files=False,
+                        page_size=size,
+                    )
+                parts = []
+                for plat in unique(plats):
+                    clause = f"platform='{platform_v2(plat)}'"
+                    text = f"{clause} AND {filter_text}" if filter_text else clause
+                    parts.append(
+                        self._search_v2(
+                            interval,
+                            ids,
+                            limit=None,
+                            max_items=cap,
+                            filter_text=text,
+                            timeout=timeout,
+                            files=False,
+                            page_size=size,
+                        )
+                    )
+                return cap_items(_merge(parts), cap)
+            if filter_text is not None:
+                raise v1_lacks("search_sessions(filter=...)")
+            params = CadipProtocolV1.session_params(ids, start, stop, plats)
+            found = self._protocol().search_sessions(params, timeout=timeout)
+            return cap_items(found, cap)
 
     @staticmethod
     def _check_platforms(platforms: Any) -> list[str]:
@@ -229,22 +380,65 @@ class CadipClient(StationClient):
         s3_path: str = "",
         tmp_download_path: str = "",
         timeout: float | None = None,
-    ) -> None:
-        """Ask RS-Server to stage ``filename`` (to ``s3_path`` and/or ``tmp_download_path``).
+        *,
+        collection: str | None = None,
+    ) -> StagingJob | None:
+        """Ask RS-Server to stage ``filename``.
 
-        The file must have been returned by a search (files or sessions) first. A refusal
+        v1: to ``s3_path`` and/or ``tmp_download_path``; returns ``None``. v2: a staging job
+        puts the *session* that holds the file (with all its files) into the catalog
+        ``collection`` (default ``cadip_staged``, created when missing); returns its
+        :class:`~rs_core.rsserver_v2.StagingJob`. Either way the file must have been returned
+        by a search (files or sessions) first; a refusal (v2: a job that failed at once)
         raises :class:`~rs_core.StagingError`.
 
         >>> cadip.staging("DCS_04_S1A_..._DSDB_00001.raw", s3_path="s3://b/in")  # doctest: +SKIP
         """
         params = staging_params(filename, s3_path, tmp_download_path)
-        self._protocol().stage(params, timeout=check_timeout(timeout))
+        target = self._check_collection(collection)
+        timeout = check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                return self._stage_v2([filename], s3_path, tmp_download_path, target, timeout)
+            self._protocol().stage(params, timeout=timeout)
+            return None
 
     def staging_info(self, filename: str, timeout: float | None = None) -> StagingStatus:
         """The staging status of ``filename`` with the server's message and times.
 
-        Unknown name: :class:`~rs_core.NotFoundError`. A network failure raises (after the
-        client's retries); it never reads as ``FAILED``.
+        v2: the status of this client's job holding the file. Unknown name (v2: no job of
+        this client holds it): :class:`~rs_core.NotFoundError`. A network failure raises
+        (after the client's retries); it never reads as ``FAILED``.
         """
         name = self.check_filename(filename)
-        return self._protocol().status(name, timeout=check_timeout(timeout))
+        timeout = check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                return self._v2_protocol().status(name, timeout=timeout)
+            return self._protocol().status(name, timeout=timeout)
+
+
+def _merge(parts: list[StationItemCollection]) -> StationItemCollection:
+    seen: set[str] = set()
+    items = []
+    for part in parts:
+        for item in part.items:
+            if item.id not in seen:
+                seen.add(item.id)
+                items.append(item)
+    raw = {"type": "FeatureCollection", "parts": [p.raw for p in parts]}
+    extra = {"numberReturned": len(items)}
+    return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=raw)
+
+
+def _sorted(found: StationItemCollection, sortby: str | None) -> StationItemCollection:
+    """Order v2 file results by ``sortby`` (the server orders sessions, not their files)."""
+    if not sortby:
+        return found
+    field, descending = sortby[1:], sortby[0] == "-"
+    present = [i for i in found.items if i.properties.get(field) is not None]
+    missing = [i for i in found.items if i.properties.get(field) is None]
+    present.sort(key=lambda i: str(i.properties[field]), reverse=descending)
+    return StationItemCollection(
+        present + missing, extra_fields=found.extra_fields, clone_items=False, raw=found.raw
+    )

@@ -12,10 +12,14 @@ from rs_core.http import HttpSettings
 from rs_core.testing.pytest_plugin import (  # noqa: F401 - fixtures
     KIT_API_KEY,
     _rs_local_simulator_module,
+    _rs_local_simulator_v2_module,
     _rs_simulator_module,
+    _rs_simulator_v2_module,
     rs_http_settings,
     rs_local_simulator,
+    rs_local_simulator_v2,
     rs_simulator,
+    rs_simulator_v2,
 )
 
 FAST = HttpSettings(timeout=10.0, connect_timeout=5.0, retries=2, backoff_factor=0.01)

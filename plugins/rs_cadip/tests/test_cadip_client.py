@@ -42,6 +42,13 @@ def a_session(client: CadipClient) -> pystac.Item:
     return next(s for s in sessions if len(s.assets) >= 2)
 
 
+@pytest.fixture(autouse=True)
+def _pin_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin RS-Server v1's exact wire: no generation probe in the request log
+    (detection has its own tests: tests/core/test_generations.py)."""
+    monkeypatch.setenv("RS_API_VERSION", "v1")
+
+
 # -- stations ---------------------------------------------------------------------------------
 
 

@@ -17,3 +17,17 @@ class TestCadipContract(StationContract):
     staging_path = "/cadip/{station}/cadu"
     status_path = "/cadip/{station}/cadu/status"
     session_path = "/cadip/{station}/session"
+
+
+class TestCadipContractV2(StationContract):
+    """The same contract on the simulator's RS-Server v2 face (detected, not configured)."""
+
+    kind = "cadip"
+    station = "MTI"  # v2 serves sessions at every station with a collection
+    api_version = "v2"
+    search_path = "/cadip/collections/{station_lower}/items"
+    session_path = "/cadip/collections/{station_lower}/items"
+    id_search_path = "/cadip/search"
+    wire_sort_field = "published"  # sessions are sorted by the server, then their files
+    staging_path = "/processes/staging/execution"
+    status_path = "/jobs"

@@ -20,12 +20,28 @@ against an :class:`~rs_core.testing.simulator.RsServerSimulator` in cluster mode
 for the basic tests, in local mode too (the client class's ``service_env_var`` pointed at the
 simulator). It reads the kind's declared capabilities from the registry and **skips loudly**
 whatever is not declared. It knows no station by name: everything specific comes from the
-class attributes below. To run against a live server, override the ``station_client``
-fixture (the tests that need the simulator's request log or fault injection still use it).
+class attributes below.
+
+Both RS-Server generations: ``api_version = "v2"`` runs the same contract against the
+simulator's v2 face (STAC stations, OGC staging); the clients are built with the default
+``api_version="auto"``, so generation detection is part of the contract.
+
+A live server: set ``live_url_env`` to the name of an env var holding the service URL (e.g.
+``RS_TEST_V2_ADGS_URL``; the generic ``RS_KIT_LIVE_URL`` is read when the class names none and
+``live = True``). The client then talks to that URL in local mode (no key); tests that need
+the simulator (request log, fault injection, API keys) or a staging service skip loudly. When
+the variable is unset the class skips, unless ``RS_REQUIRE_RS_SERVER_V2=1`` (then it fails)::
+
+    @pytest.mark.rs_server_v2
+    class TestAuxipLive(StationContract):
+        kind = "auxip"
+        api_version = "v2"
+        live_url_env = "RS_TEST_V2_ADGS_URL"
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -57,7 +73,10 @@ from rs_core.records import Capability, StationType
 from rs_core.staging import StagingStatus
 from rs_core.testing.pytest_plugin import KIT_API_KEY
 
-__all__ = ["KIT_OWNER", "KitTarget", "StationContract"]
+__all__ = ["KIT_LIVE_URL_ENV", "KIT_OWNER", "KitTarget", "StationContract"]
+
+KIT_LIVE_URL_ENV = "RS_KIT_LIVE_URL"
+REQUIRE_LIVE_ENV = "RS_REQUIRE_RS_SERVER_V2"
 
 KIT_OWNER = "kitowner"
 WIRE = "%Y-%m-%dT%H:%M:%SZ"
@@ -67,7 +86,10 @@ _MISSING_FILE = "rs-kit-no-such-file_0000.bin"
 
 
 class KitTarget:
-    """A client and the simulator it talks to, in one mode (``"cluster"`` or ``"local"``)."""
+    """A client and the simulator it talks to, in one mode (``"cluster"`` or ``"local"``).
+
+    ``sim`` is ``None`` against a live server.
+    """
 
     def __init__(self, mode: str, sim: Any, client: Any, api_key: str | None) -> None:
         self.mode = mode
@@ -76,7 +98,9 @@ class KitTarget:
         self.api_key = api_key
 
     def requests_to(self, path: str) -> list[Any]:
-        """The recorded requests whose path is ``path``."""
+        """The recorded requests whose path is ``path`` (skips against a live server)."""
+        if self.sim is None:
+            pytest.skip("live server: no request log, the wire check is skipped")
         return [r for r in self.sim.requests if r.path == path]
 
 
@@ -107,11 +131,26 @@ class StationContract:
         A time range with no file.
     ``sort_field``
         A property the station sorts on (``+field``/``-field``).
+    ``wire_sort_field``
+        The field the server is asked to sort on for ``sort_field`` (default the same; e.g. a
+        v2 CADIP file search sorts sessions on ``published``, then the files on ``created``).
+    ``api_version``
+        ``"v1"`` (default) or ``"v2"``: which face of the simulator the contract runs on.
+    ``live``, ``live_url_env``
+        Run against a live server whose URL is in env ``live_url_env`` (default
+        ``RS_KIT_LIVE_URL``); see the module docstring.
+    ``id_search_path``
+        v2: the path of the search by ids (``/<service>/search``); its wire check skips
+        without it.
     ``http_settings``
         Client HTTP settings (few retries, tiny backoff: fault tests stay fast).
     """
 
     kind: ClassVar[str] = ""
+    api_version: ClassVar[str] = "v1"
+    live: ClassVar[bool] = False
+    live_url_env: ClassVar[str | None] = None
+    id_search_path: ClassVar[str | None] = None
     station: ClassVar[str | None] = None
     session_station: ClassVar[str | None] = None
     search_path: ClassVar[str | None] = None
@@ -123,6 +162,7 @@ class StationContract:
     empty_start: ClassVar[datetime] = datetime(1990, 1, 1, tzinfo=UTC)
     empty_stop: ClassVar[datetime] = datetime(1990, 1, 2, tzinfo=UTC)
     sort_field: ClassVar[str] = "created"
+    wire_sort_field: ClassVar[str | None] = None
     http_settings: ClassVar[HttpSettings] = HttpSettings(
         timeout=10.0, connect_timeout=5.0, retries=2, backoff_factor=0.01, retry_after_max=1.0
     )
@@ -160,7 +200,37 @@ class StationContract:
         value = getattr(self, attribute)
         if not value:
             pytest.skip(f"{type(self).__name__} does not set {attribute!r}: wire check skipped")
-        return str(value).format(station=station or self.station_id())
+        name = station or self.station_id()
+        return str(value).format(station=name, station_lower=name.lower())
+
+    @property
+    def is_v2(self) -> bool:
+        """The contract runs against an RS-Server v2 face."""
+        return self.api_version == "v2"
+
+    @property
+    def is_live(self) -> bool:
+        """The contract runs against a live server."""
+        return self.live or self.live_url_env is not None
+
+    def live_url(self) -> str:
+        """The live server's URL; skip (or fail with ``RS_REQUIRE_RS_SERVER_V2=1``) if unset."""
+        env = self.live_url_env or KIT_LIVE_URL_ENV
+        url = os.environ.get(env, "").strip().rstrip("/")
+        if not url:
+            message = f"{env} is not set: the live-server contract of {self.kind!r} is skipped"
+            if os.environ.get(REQUIRE_LIVE_ENV) == "1":
+                pytest.fail(f"{message}, but {REQUIRE_LIVE_ENV}=1 requires it", pytrace=False)
+            pytest.skip(message)
+        return url
+
+    def require_staging_service(self) -> None:
+        """Skip (loudly) against a live server: the kit stages only on the simulator."""
+        if self.is_live:
+            pytest.skip(
+                "live server: staging is not checked (no real staging service here; "
+                "RS-Server 0.2's staging does not install) - checked on the simulator"
+            )
 
     def make_client(
         self,
@@ -187,17 +257,50 @@ class StationContract:
 
     # -- fixtures -------------------------------------------------------------------------
 
-    @pytest.fixture
-    def station_sim(self, rs_simulator: Any) -> Any:
-        """The cluster-mode simulator, with no recorded request yet."""
-        return rs_simulator
+    def _sim_fixture(self, local: bool = False) -> str:
+        name = "rs_local_simulator" if local else "rs_simulator"
+        return f"{name}_v2" if self.is_v2 else name
 
     @pytest.fixture
-    def station_client(self, station_sim: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-        """A cluster-mode client of :attr:`kind` at :attr:`station` (built via discovery)."""
-        monkeypatch.delenv(self._env_var(), raising=False)
+    def station_sim(self, request: pytest.FixtureRequest) -> Any:
+        """The cluster-mode simulator, with no recorded request yet (skips when live)."""
+        if self.is_live:
+            self.live_url()
+            pytest.skip("live server: this test needs the simulator (request log, faults, keys)")
+        return request.getfixturevalue(self._sim_fixture())
+
+    def _live_client(self, monkeypatch: pytest.MonkeyPatch, station: str | None = None) -> Any:
+        url = self.live_url()
+        monkeypatch.setenv(self._env_var(), url)
         monkeypatch.delenv("RSPY_APIKEY", raising=False)
-        client = self.make_client(station_sim.url, KIT_API_KEY)
+        return self.make_client(None, None, station=station)
+
+    @pytest.fixture
+    def station_client(
+        self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[Any]:
+        """A client of :attr:`kind` at :attr:`station` (built via discovery): cluster mode on
+        the simulator, local mode on a live server."""
+        if self.is_live:
+            client = self._live_client(monkeypatch)
+        else:
+            sim = request.getfixturevalue("station_sim")
+            monkeypatch.delenv(self._env_var(), raising=False)
+            monkeypatch.delenv("RSPY_APIKEY", raising=False)
+            client = self.make_client(sim.url, KIT_API_KEY)
+        yield client
+        client.close()
+
+    @pytest.fixture
+    def session_client(
+        self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[Any]:
+        """A client at :attr:`session_station` (or :attr:`station`)."""
+        if self.is_live:
+            client = self._live_client(monkeypatch, station=self.session_station)
+        else:
+            sim = request.getfixturevalue("station_sim")
+            client = self.make_client(sim.url, KIT_API_KEY, station=self.session_station)
         yield client
         client.close()
 
@@ -210,12 +313,17 @@ class StationContract:
         """The client in cluster mode (API key) and in local mode (env override, no key)."""
         env = self._env_var()
         monkeypatch.delenv("RSPY_APIKEY", raising=False)
-        if request.param == "cluster":
+        if self.is_live:
+            if request.param == "cluster":
+                self.live_url()
+                pytest.skip("live server: local mode only (no API key)")
+            target = KitTarget("local", None, self._live_client(monkeypatch), None)
+        elif request.param == "cluster":
             monkeypatch.delenv(env, raising=False)
-            sim = request.getfixturevalue("rs_simulator")
+            sim = request.getfixturevalue(self._sim_fixture())
             target = KitTarget("cluster", sim, self.make_client(sim.url, KIT_API_KEY), KIT_API_KEY)
         else:
-            sim = request.getfixturevalue("rs_local_simulator")
+            sim = request.getfixturevalue(self._sim_fixture(local=True))
             monkeypatch.setenv(env, sim.url)
             target = KitTarget("local", sim, self.make_client(None, None), None)
         yield target
@@ -282,7 +390,7 @@ class StationContract:
         assert request.method == "GET"
         assert request.query.get("datetime") == ["2021-03-04T05:06:07Z/2023-01-02T03:04:05Z"]
         assert request.query.get("limit") == ["5"]
-        assert request.query.get("sortby") == [f"-{self.sort_field}"]
+        assert request.query.get("sortby") == [f"-{self.wire_sort_field or self.sort_field}"]
         header = request.headers.get("x-api-key")
         if kit_target.mode == "cluster":
             assert header == KIT_API_KEY
@@ -384,8 +492,10 @@ class StationContract:
 
     def test_staging_then_status_until_done(self, kit_target: KitTarget) -> None:
         self.require(Capability.STAGING)
+        self.require_staging_service()
         client = kit_target.client
         name = self.search_all(client, limit=1)[0].id
+        kit_target.sim.clear_requests()
         client.staging(name)
         deadline = time.monotonic() + self.staging_deadline
         status = client.staging_status(name)
@@ -398,6 +508,9 @@ class StationContract:
         assert isinstance(info, StagingStatus)
         assert info.name == name and info.status is EDownloadStatus.DONE
         assert info.download_start is None or info.download_start.tzinfo is not None
+        if self.is_v2:
+            self._check_v2_staging_wire(kit_target, client, name)
+            return
         if self.staging_path:
             sent = kit_target.requests_to(self.path("staging_path"))
             assert [r.query.get("name") for r in sent] == [[name]]
@@ -405,8 +518,26 @@ class StationContract:
             sent = kit_target.requests_to(self.path("status_path"))
             assert sent and all(r.query.get("name") == [name] for r in sent)
 
+    def _check_v2_staging_wire(self, kit_target: KitTarget, client: Any, name: str) -> None:
+        """One ``POST`` execution naming the target collection and the item holding ``name``;
+        status by ``GET <status_path>/<job id>``."""
+        if self.staging_path:
+            sent = kit_target.requests_to(self.path("staging_path"))
+            assert [r.method for r in sent] == ["POST"], "one staging job for one file"
+            inputs = sent[0].json()["inputs"]
+            assert inputs["collection"] == client.default_collection
+            features = inputs["items"]["value"]["features"]
+            assert len(features) == 1, "the one item holding the file"
+        job = client.staging_job(name)
+        assert job is not None and job.final and name in job.files
+        if self.status_path:
+            path = f"{self.path('status_path')}/{job.job_id}"
+            sent = [r for r in kit_target.sim.requests if r.path == path]
+            assert sent and all(r.method == "GET" for r in sent)
+
     def test_stage_and_wait_resumes(self, station_client: Any, station_sim: Any) -> None:
         self.require(Capability.STAGING)
+        self.require_staging_service()
         items = list(self.search_all(station_client, limit=2))
         report = station_client.stage_and_wait(items, poll_interval=0.05, timeout=20)
         assert report.ok, report.summary()
@@ -418,13 +549,22 @@ class StationContract:
         self.require(Capability.STAGING)
         with pytest.raises(NotFoundError) as info:
             station_client.staging_status(_MISSING_FILE)
-        assert info.value.status == 404
+        if self.is_v2:
+            assert _MISSING_FILE in str(info.value)  # v2: no job holds it (no request)
+        else:
+            assert info.value.status == 404
 
     def test_unknown_file_staging_is_refused(self, station_client: Any, station_sim: Any) -> None:
         self.require(Capability.STAGING)
         with pytest.raises(StagingError) as info:
             station_client.staging(_MISSING_FILE)
         assert _MISSING_FILE in str(info.value)
+        if self.is_v2:
+            assert "[RS-Server v2]" in str(info.value)
+            assert not [r for r in station_sim.requests if r.method == "POST"], (
+                "v2: a file no search returned is refused before any staging job"
+            )
+            return
         assert isinstance(info.value.__cause__, HttpError), "chain from the HTTP error"
         staged = [r for r in station_sim.requests if r.query.get("name") == [_MISSING_FILE]]
         assert len(staged) == 1, "a refused staging request must not be retried"
@@ -501,19 +641,21 @@ class StationContract:
 
         path = self.path("status_path")
         name = self.search_all(station_client, limit=1)[0].id
+        if self.is_v2:
+            station_client.staging(name)  # v2: a status is a job's; make one first
         station_sim.add_fault(Fault(path=path, kind="reset", times=self.attempts))
         with pytest.raises(RsConnectionError):
             station_client.staging_status(name)
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def session_client(self, station_sim: Any) -> Any:
-        """A cluster-mode client at :attr:`session_station` (or :attr:`station`)."""
-        return self.make_client(station_sim.url, KIT_API_KEY, station=self.session_station)
+    def _log(self, request: pytest.FixtureRequest) -> Any:
+        return None if self.is_live else request.getfixturevalue("station_sim")
 
-    def test_search_sessions(self, station_sim: Any) -> None:
+    def test_search_sessions(self, session_client: Any, request: pytest.FixtureRequest) -> None:
         self.require(Capability.SESSIONS)
-        client = self.session_client(station_sim)
+        client = session_client
+        station_sim = self._log(request)
         found = client.search_sessions(start_date=self.search_start, stop_date=self.search_stop)
         assert isinstance(found, pystac.ItemCollection)
         assert len(found) >= 1
@@ -522,16 +664,20 @@ class StationContract:
             for key, asset in session.assets.items():
                 assert isinstance(key, str) and key
                 assert isinstance(asset, pystac.Asset)
-        if self.session_path:
+        if self.session_path and station_sim is not None:
             path = self.path("session_path", client.station_name)
             sent = [r for r in station_sim.requests if r.path == path]
             assert len(sent) == 1
-            assert sent[0].query.get("start_date") == [self.search_start.strftime(WIRE)]
-            assert sent[0].query.get("stop_date") == [self.search_stop.strftime(WIRE)]
+            start, stop = self.search_start.strftime(WIRE), self.search_stop.strftime(WIRE)
+            if self.is_v2:
+                assert sent[0].query.get("datetime") == [f"{start}/{stop}"]
+            else:
+                assert sent[0].query.get("start_date") == [start]
+                assert sent[0].query.get("stop_date") == [stop]
 
-    def test_search_sessions_needs_criteria(self, station_sim: Any) -> None:
+    def test_search_sessions_needs_criteria(self, session_client: Any, station_sim: Any) -> None:
         self.require(Capability.SESSIONS)
-        client = self.session_client(station_sim)
+        client = session_client
         with pytest.raises(InvalidInputError):
             client.search_sessions()
         with pytest.raises(InvalidInputError):
@@ -540,10 +686,13 @@ class StationContract:
             client.search_sessions(platforms=["NOT_A_PLATFORM"])
         assert station_sim.requests == []
 
-    def test_search_files_by_session(self, station_client: Any, station_sim: Any) -> None:
+    def test_search_files_by_session(
+        self, station_client: Any, session_client: Any, request: pytest.FixtureRequest
+    ) -> None:
         self.require(Capability.SEARCH_BY_SESSION)
         self.require(Capability.SESSIONS)
-        sessions = self.session_client(station_sim).search_sessions(
+        station_sim = self._log(request)
+        sessions = session_client.search_sessions(
             start_date=self.search_start, stop_date=self.search_stop
         )
         session = next((s for s in sessions if s.assets), None)
@@ -552,6 +701,14 @@ class StationContract:
         found = station_client.search_stations(session_id=session.id)
         assert len(found) >= 1
         assert {i.id for i in found} <= set(session.assets)
+        if station_sim is None:
+            return
+        if self.is_v2:
+            if self.id_search_path:
+                path = self.path("id_search_path")
+                sent = [r for r in station_sim.requests if r.path == path]
+                assert sent and sent[-1].query.get("ids") == [session.id]
+            return
         if self.search_path:
             path = self.path("search_path")
             sent = [r for r in station_sim.requests if r.path == path]

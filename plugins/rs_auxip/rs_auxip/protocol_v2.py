@@ -1,0 +1,66 @@
+"""The AUXIP service of RS-Server v2 (0.2 and later): a STAC API under ``/auxip``.
+
+Every AUXIP product is an item of the station collection ``adgs`` (and of one
+``adgs_<product type>`` collection), whose id is the product name without its extension and
+whose one asset, keyed by the file name, is the file. The seed API is file-level, so
+:meth:`AdgsProtocolV2.explode` makes one feature per asset, shaped like a v1 file: ``id`` = file
+name, the item's properties (plus v1's ``adgs:id``), one ``file`` asset with ``href`` and
+``file:size``. Generic v2 conventions come from :mod:`rs_core.rsserver_v2`.
+
+>>> feature = {"id": "S1A_X", "properties": {"auxip:id": "u1", "datetime": "2024-01-01T00:00:00Z"},
+...            "assets": {"S1A_X.EOF": {"href": "h", "file:size": 3}}}
+>>> [f["id"] for f in AdgsProtocolV2.explode(feature, "adgs")]
+['S1A_X.EOF']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rs_core.rsserver_v2 import StationProtocolV2
+
+__all__ = ["STATION_COLLECTION", "AdgsProtocolV2"]
+
+STATION_COLLECTION = "adgs"
+"""The v2 collection holding every product of the AUXIP station."""
+
+
+def _file_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
+    # RS-Server 0.2 sends "file:checksum": "$.Checksum[0].Value" (an unevaluated template).
+    return {
+        k: v
+        for k, v in asset.items()
+        if not (k == "file:checksum" and isinstance(v, str) and v.startswith("$."))
+    }
+
+
+class AdgsProtocolV2(StationProtocolV2):
+    """RS-Server v2 AUXIP: ``/auxip/collections/{c}/items``, OGC staging."""
+
+    service = "auxip"
+
+    @staticmethod
+    def explode(item: Mapping[str, Any], collection: str) -> list[dict[str, Any]]:
+        """One v1-shaped file feature per asset of a v2 AUXIP item."""
+        properties = dict(item.get("properties") or {})
+        if "auxip:id" in properties:
+            properties.setdefault("adgs:id", properties["auxip:id"])
+        assets = item.get("assets") or {}
+        files = []
+        for name, asset in assets.items() if isinstance(assets, Mapping) else ():
+            files.append(
+                {
+                    "type": "Feature",
+                    "stac_version": item.get("stac_version", "1.0.0"),
+                    "stac_extensions": list(item.get("stac_extensions") or []),
+                    "id": str(name),
+                    "geometry": item.get("geometry"),
+                    "bbox": item.get("bbox"),
+                    "properties": dict(properties),
+                    "links": [],
+                    "assets": {"file": _file_asset(asset) if isinstance(asset, Mapping) else {}},
+                    "collection": collection,
+                }
+            )
+        return files

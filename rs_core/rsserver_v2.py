@@ -1,0 +1,912 @@
+"""RS-Server v2 (0.2 and later) station conventions shared by every station plugin.
+
+v2 turned each station service into a read-only STAC API and staging into an OGC API -
+Processes job. This module speaks both once, naming no station; a plugin names its service
+(``"auxip"``, ``"cadip"``...), the collection of a station, and how a v2 item becomes the
+file-level results of the seed API:
+
+* ``GET <base>/<service>`` (landing page: also the generation probe),
+  ``GET <base>/<service>/collections``, ``GET <base>/<service>[/collections/{c}]/queryables``;
+* ``GET <base>/<service>/collections/{c}/items?datetime=S/E&limit=N&sortby=±f&filter=...``
+  and ``GET <base>/<service>/search?collections=c&ids=a,b``, paged by ``next`` links
+  (``token=next:page=N``) that are followed lazily, only while more results are wanted. A
+  ``next`` link to another origin is followed without the API key (the core HTTP layer sends
+  the key to trusted origins only);
+* ``POST <staging>/processes/staging/execution`` with ``{"inputs": {"collection": C, "items":
+  {"value": <FeatureCollection>} | {"href": <search URL>}}}`` answers **201 even for a job that
+  failed at once**: the body says; ``GET <staging>/jobs[/{id}]``, ``DELETE <staging>/jobs/{id}``.
+
+CQL2 filters are sent as ``cql2-text`` on ``GET`` (what RS-Server 0.2 takes there); a
+``cql2-json`` dict is converted client-side by :func:`cql2_text`. RS-Server 0.2 itself accepts
+only ``=``, ``and`` and the temporal operators; anything else is its 422.
+
+Example::
+
+    from rs_core.rsserver_v2 import StationProtocolV2, V2Endpoints
+
+    class PripProtocolV2(StationProtocolV2):
+        service = "prip"
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pystac
+import requests
+from attrs import define, field, frozen
+
+from rs_core.dates import parse_datetime
+from rs_core.enums import EDownloadStatus
+from rs_core.errors import (
+    BadResponseError,
+    InvalidInputError,
+    NotFoundError,
+    RsError,
+    StagingError,
+    UnsupportedOperationError,
+)
+from rs_core.http import HttpClient, decode_json, require
+from rs_core.rsserver_v1 import StationItemCollection, normalise_feature
+from rs_core.staging import StagingStatus
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "JOBS_PATH",
+    "JOB_STATUSES",
+    "STAGING_EXECUTION_PATH",
+    "StagingJob",
+    "StationProtocolV2",
+    "V2Endpoints",
+    "V2State",
+    "check_filter",
+    "cql2_text",
+    "is_stac_landing",
+    "parse_job",
+]
+
+STAGING_EXECUTION_PATH = "/processes/staging/execution"
+JOBS_PATH = "/jobs"
+DEFAULT_PAGE_SIZE = 1000
+"""Page size asked for when the caller gives no ``limit`` (v1's default cap, one page)."""
+
+JOB_STATUSES: dict[str, EDownloadStatus] = {
+    "accepted": EDownloadStatus.NOT_STARTED,
+    "running": EDownloadStatus.IN_PROGRESS,
+    "successful": EDownloadStatus.DONE,
+    "failed": EDownloadStatus.FAILED,
+    "dismissed": EDownloadStatus.FAILED,
+}
+"""OGC API - Processes job statuses and the seed API's staging statuses."""
+
+_LOG = logging.getLogger("rs_core.rsserver_v2")
+_COMPARISONS = {"=", "<>", "<", "<=", ">", ">="}
+_IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:.-")
+
+
+# -- CQL2 -----------------------------------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(name: Any) -> str:
+    text = str(name)
+    if text and (text[0].isalpha() or text[0] == "_") and set(text) <= _IDENT_CHARS:
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _cql2_value(node: Any) -> str:
+    if isinstance(node, bool):
+        return "TRUE" if node else "FALSE"
+    if isinstance(node, (int, float)):
+        return repr(node)
+    if isinstance(node, str):
+        return _quote(node)
+    if isinstance(node, list):
+        return "(" + ", ".join(_cql2_value(v) for v in node) + ")"
+    if isinstance(node, Mapping):
+        if "property" in node:
+            return _identifier(node["property"])
+        if "timestamp" in node:
+            return f"TIMESTAMP({_quote(str(node['timestamp']))})"
+        if "date" in node:
+            return f"DATE({_quote(str(node['date']))})"
+        if "interval" in node:
+            bounds = node["interval"]
+            if not isinstance(bounds, list) or len(bounds) != 2:
+                raise InvalidInputError(f"a CQL2 interval needs two bounds, got {bounds!r}")
+            return "INTERVAL(" + ", ".join(_quote(str(b)) for b in bounds) + ")"
+        if "op" in node:
+            return "(" + cql2_text(node) + ")"
+    raise InvalidInputError(f"cannot write {node!r} as CQL2 text")
+
+
+def cql2_text(expression: Mapping[str, Any]) -> str:
+    """Write a ``cql2-json`` expression as ``cql2-text``.
+
+    >>> cql2_text({"op": "and", "args": [
+    ...     {"op": "=", "args": [{"property": "platform"}, "sentinel-1a"]},
+    ...     {"op": "t_after", "args": [{"property": "created"},
+    ...                               {"timestamp": "2024-01-01T00:00:00Z"}]}]})
+    "platform = 'sentinel-1a' AND T_AFTER(created, TIMESTAMP('2024-01-01T00:00:00Z'))"
+    """
+    if not isinstance(expression, Mapping) or "op" not in expression:
+        raise InvalidInputError(f"a cql2-json filter is an object with 'op', got {expression!r}")
+    op = str(expression["op"]).lower()
+    args = expression.get("args", [])
+    if not isinstance(args, list):
+        raise InvalidInputError(f"CQL2 'args' must be a list, got {args!r}")
+    if op in ("and", "or"):
+        if len(args) < 2:
+            raise InvalidInputError(f"CQL2 {op!r} needs at least two arguments")
+        parts = []
+        for arg in args:
+            text = cql2_text(arg)
+            inner = str(arg.get("op", "")).lower() if isinstance(arg, Mapping) else ""
+            parts.append(f"({text})" if inner in ("and", "or") and inner != op else text)
+        return f" {op.upper()} ".join(parts)
+    if op == "not":
+        if len(args) != 1:
+            raise InvalidInputError("CQL2 'not' takes one argument")
+        return f"NOT ({cql2_text(args[0])})"
+    if op in _COMPARISONS or op == "like":
+        if len(args) != 2:
+            raise InvalidInputError(f"CQL2 {op!r} takes two arguments")
+        return f"{_cql2_value(args[0])} {op.upper()} {_cql2_value(args[1])}"
+    if op == "between":
+        if len(args) != 3:
+            raise InvalidInputError("CQL2 'between' takes three arguments")
+        low, high = _cql2_value(args[1]), _cql2_value(args[2])
+        return f"{_cql2_value(args[0])} BETWEEN {low} AND {high}"
+    if op == "in":
+        if len(args) != 2 or not isinstance(args[1], list):
+            raise InvalidInputError("CQL2 'in' takes a value and a list")
+        return f"{_cql2_value(args[0])} IN {_cql2_value(args[1])}"
+    if op == "isnull":
+        if len(args) != 1:
+            raise InvalidInputError("CQL2 'isNull' takes one argument")
+        return f"{_cql2_value(args[0])} IS NULL"
+    if op.replace("_", "").isalnum() and op[:1].isalpha():  # t_after, s_intersects, a_contains
+        return f"{op.upper()}(" + ", ".join(_cql2_value(a) for a in args) + ")"
+    raise InvalidInputError(f"unknown CQL2 operator {expression['op']!r}")
+
+
+def check_filter(value: Any) -> str | None:
+    """``None``, or a filter as ``cql2-text``: a dict (cql2-json) is converted, text kept.
+
+    >>> check_filter("platform='sentinel-1a'")
+    "platform='sentinel-1a'"
+    >>> check_filter({"op": "=", "args": [{"property": "platform"}, "sentinel-1a"]})
+    "platform = 'sentinel-1a'"
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidInputError("filter is an empty string")
+        return value.strip()
+    if isinstance(value, Mapping):
+        return cql2_text(value)
+    raise InvalidInputError(
+        f"filter must be a cql2-json dict or a cql2-text string, got {type(value).__name__}"
+    )
+
+
+# -- records -----------------------------------------------------------------------------
+
+
+def _job_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return parse_datetime(value)
+    except InvalidInputError:
+        return None
+
+
+@frozen
+class StagingJob:
+    """One OGC API - Processes staging job as the server last reported it.
+
+    ``status`` is the server's word (``accepted``, ``running``, ``successful``, ``failed``,
+    ``dismissed``); :attr:`download_status` maps it onto :class:`~rs_core.EDownloadStatus`.
+    ``files`` are the file names this client staged with it, ``items`` the item ids.
+
+    >>> job = StagingJob("j1", "http://h/jobs/j1", "running", "Staging in progress", 40)
+    >>> job.download_status.value, job.final
+    ('IN_PROGRESS', False)
+    """
+
+    job_id: str
+    href: str
+    status: str
+    message: str = ""
+    progress: int | None = None
+    created: datetime | None = None
+    started: datetime | None = None
+    updated: datetime | None = None
+    collection: str = ""
+    items: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(factory=dict, eq=False, repr=False)
+
+    @property
+    def download_status(self) -> EDownloadStatus:
+        """The seed API's status: accepted NOT_STARTED, running IN_PROGRESS, successful DONE,
+        failed and dismissed FAILED."""
+        return JOB_STATUSES.get(self.status, EDownloadStatus.IN_PROGRESS)
+
+    @property
+    def final(self) -> bool:
+        """``successful``, ``failed`` or ``dismissed``."""
+        return self.status in ("successful", "failed", "dismissed")
+
+    def evolve(self, **changes: Any) -> StagingJob:
+        """A copy with ``changes``."""
+        values = {
+            name: getattr(self, name)
+            for name in (
+                "job_id",
+                "href",
+                "status",
+                "message",
+                "progress",
+                "created",
+                "started",
+                "updated",
+                "collection",
+                "items",
+                "files",
+                "raw",
+            )
+        }
+        values.update(changes)
+        return StagingJob(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict."""
+        return {
+            "job_id": self.job_id,
+            "href": self.href,
+            "status": self.status,
+            "message": self.message,
+            "progress": self.progress,
+            "collection": self.collection,
+            "items": list(self.items),
+            "files": list(self.files),
+        }
+
+
+def parse_job(
+    body: Any, response: requests.Response, *, href_of: Callable[[str], str], what: str
+) -> StagingJob:
+    """Read an OGC job status document (``jobID``, ``status``, ``message``, ``progress``...)."""
+    require(body, dict, response, what=what, keys=("jobID", "status"))
+    status = str(body["status"]).lower()
+    if status not in JOB_STATUSES:
+        method = response.request.method if response.request is not None else None
+        raise BadResponseError(
+            f"{what}: unknown job status {body['status']!r} (expected one of "
+            f"{', '.join(JOB_STATUSES)})",
+            method=method,
+            url=response.url,
+            status=response.status_code,
+            response=response,
+        )
+    progress = body.get("progress")
+    job_id = str(body["jobID"])
+    return StagingJob(
+        job_id=job_id,
+        href=href_of(job_id),
+        status=status,
+        message=str(body.get("message") or ""),
+        progress=progress if isinstance(progress, int) and not isinstance(progress, bool) else None,
+        created=_job_time(body.get("created")),
+        started=_job_time(body.get("started")),
+        updated=_job_time(body.get("updated")),
+        raw=body,
+    )
+
+
+@frozen
+class _FileRef:
+    collection: str
+    item_id: str
+    feature: dict[str, Any] = field(eq=False, repr=False)
+
+
+@define
+class V2State:
+    """What one station client remembers between v2 calls (thread-safe).
+
+    ``files``: file name -> the item that holds it (filled by searches: v2 stages items, the
+    seed API names files); ``job_of``: file name -> staging job id; ``jobs``: job id -> last
+    known :class:`StagingJob`; ``collections``: target collections known to exist.
+    """
+
+    lock: threading.RLock = field(factory=threading.RLock)
+    files: dict[str, _FileRef] = field(factory=dict)
+    job_of: dict[str, str] = field(factory=dict)
+    jobs: dict[str, StagingJob] = field(factory=dict)
+    collections: set[tuple[str, str]] = field(factory=set)
+
+    def remember_file(self, name: str, collection: str, item: Mapping[str, Any]) -> None:
+        """Note that file ``name`` is held by ``item`` of ``collection``."""
+        with self.lock:
+            self.files[name] = _FileRef(collection, str(item.get("id")), dict(item))
+
+    def remember_job(self, job: StagingJob) -> None:
+        """Store ``job`` and point each of its files at it."""
+        with self.lock:
+            self.jobs[job.job_id] = job
+            for name in job.files:
+                self.job_of[name] = job.job_id
+
+
+# -- the protocol --------------------------------------------------------------------------
+
+
+@frozen
+class V2Endpoints:
+    """Where a v2 station service, its staging service and its catalog live."""
+
+    station: str  # base URL of the station service (no trailing /)
+    staging: str  # base URL of the staging service
+    catalog: str | None = None  # base URL of the catalog (target collections), if known
+
+
+Explode = Callable[[Mapping[str, Any], str], list[dict[str, Any]]]
+"""``(v2 item, collection) -> file-level features`` (one per file the item holds)."""
+
+
+class StationProtocolV2:
+    """Build RS-Server v2 requests for one station service and parse its answers.
+
+    Subclasses set :attr:`service` (the path segment: ``"auxip"``, ``"cadip"``). ``label``
+    names the station in messages. ``owner()`` gives the owner of target collections (asked
+    only when staging): the staging service stages into the collections of the API key's user
+    (cluster mode) or of ``inputs.owner`` (local mode, where ``local_mode`` sends it).
+    """
+
+    service: str = ""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        endpoints: V2Endpoints,
+        state: V2State,
+        *,
+        label: str,
+        owner: Callable[[], str] | None = None,
+        local_mode: bool = False,
+    ) -> None:
+        if not self.service:
+            raise TypeError(f"{type(self).__name__} must set 'service'")
+        self.http = http
+        self.endpoints = endpoints
+        self.state = state
+        self.label = label
+        self._owner = owner
+        self.local_mode = local_mode
+
+    def owner(self) -> str | None:
+        """The owner of the target collections (``None`` when unknown)."""
+        return self._owner() if self._owner is not None else None
+
+    # -- URLs ---------------------------------------------------------------------------
+
+    @property
+    def root(self) -> str:
+        """``<station base>/<service>``: the landing page."""
+        return f"{self.endpoints.station.rstrip('/')}/{self.service}"
+
+    def items_url(self, collection: str) -> str:
+        """The items URL of ``collection``."""
+        return f"{self.root}/collections/{collection}/items"
+
+    def job_href(self, job_id: str) -> str:
+        """``<staging>/jobs/{id}``."""
+        return f"{self.endpoints.staging.rstrip('/')}{JOBS_PATH}/{job_id}"
+
+    # -- discovery ---------------------------------------------------------------------
+
+    def collections(self, *, timeout: float | None = None) -> list[pystac.Collection]:
+        """Every collection the service shows this user, as :class:`pystac.Collection`."""
+        what = f"{self.label} collection list failed"
+        response = self.http.request("GET", f"{self.root}/collections", timeout=timeout, what=what)
+        body = require(
+            decode_json(response, what=what), dict, response, what=what, keys=("collections",)
+        )
+        out: list[pystac.Collection] = []
+        for entry in body["collections"] or []:
+            try:
+                out.append(pystac.Collection.from_dict(entry, preserve_dict=True))
+            except Exception as err:
+                ident = entry.get("id") if isinstance(entry, Mapping) else entry
+                raise _bad(
+                    response, f"{what}: collection {ident!r} is not valid STAC ({err})"
+                ) from err
+        return out
+
+    def queryables(self, collection: str | None, *, timeout: float | None = None) -> Any:
+        """The JSON schema of the queryables (of one collection, or of the service)."""
+        url = (
+            f"{self.root}/collections/{collection}/queryables"
+            if collection
+            else (f"{self.root}/queryables")
+        )
+        what = f"{self.label} queryables failed"
+        response = self.http.request("GET", url, timeout=timeout, what=what)
+        return require(decode_json(response, what=what), dict, response, what=what)
+
+    # -- search -------------------------------------------------------------------------
+
+    def iter_features(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        *,
+        timeout: float | None,
+        what: str,
+        pages: list[dict[str, Any]] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The features of ``url`` page after page, fetching a page only when it is needed.
+
+        Follows ``rel=next`` links (``GET``, or ``POST`` with the link's ``body``); each page's
+        answer (without features) is appended to ``pages`` when given.
+        """
+        method, next_url, query, body = "GET", url, dict(params or {}), None
+        seen: set[str] = set()
+        while True:
+            response = self.http.request(
+                method,
+                next_url,
+                params=query or None,
+                json_body=body,
+                timeout=timeout,
+                retry=True,  # a search, even as POST, creates nothing
+                what=what,
+            )
+            answer = require(
+                decode_json(response, what=what), dict, response, what=what, keys=("features",)
+            )
+            features = answer["features"]
+            if answer.get("type") not in (None, "FeatureCollection") or not isinstance(
+                features, list
+            ):
+                raise _bad(response, f"{what}: the answer is not a GeoJSON FeatureCollection")
+            if pages is not None:
+                pages.append({k: v for k, v in answer.items() if k != "features"})
+            for index, feature in enumerate(features):
+                if not isinstance(feature, dict):
+                    raise _bad(response, f"{what}: feature #{index} is not an object")
+                yield feature
+            link = _next_link(answer)
+            if link is None or not features:
+                return
+            href = str(link["href"])
+            key = f"{link.get('method', 'GET')} {href} {link.get('body')!r}"
+            if key in seen:
+                return  # a server that links a page to itself: stop rather than loop
+            seen.add(key)
+            method = str(link.get("method") or "GET").upper()
+            next_url, query = href, {}
+            body = link.get("body") if method == "POST" else None
+
+    def search(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        *,
+        max_items: int | None,
+        timeout: float | None,
+        what: str,
+        explode: Explode | None = None,
+        collection: str = "",
+    ) -> StationItemCollection:
+        """Collect up to ``max_items`` results of ``url`` (lazily paged).
+
+        Without ``explode`` the results are the v2 items; with it, the file-level features it
+        makes of each item (every file is remembered for staging).
+        """
+        pages: list[dict[str, Any]] = []
+        raw_features: list[dict[str, Any]] = []
+        items: list[pystac.Item] = []
+        if max_items is not None and max_items < 1:
+            raise InvalidInputError(f"max_items must be >= 1, got {max_items}")
+        for feature in self.iter_features(url, params, timeout=timeout, what=what, pages=pages):
+            raw_features.append(feature)
+            coll = str(feature.get("collection") or collection)
+            produced = explode(feature, coll) if explode is not None else [feature]
+            for made in produced:
+                if max_items is not None and len(items) >= max_items:
+                    break
+                items.append(_to_item(made, what))
+                if explode is not None:
+                    self.state.remember_file(str(made["id"]), coll, feature)
+                else:
+                    assets = feature.get("assets")
+                    for name in assets if isinstance(assets, Mapping) else ():
+                        self.state.remember_file(str(name), coll, feature)
+            if max_items is not None and len(items) >= max_items:
+                break  # before the generator fetches another page
+        raw = {"type": "FeatureCollection", "features": raw_features, "pages": pages}
+        extra: dict[str, Any] = {"numberReturned": len(items), "pages": len(pages)}
+        return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=raw)
+
+    def search_items(
+        self,
+        collection: str,
+        params: Mapping[str, str],
+        *,
+        max_items: int | None,
+        timeout: float | None,
+        what: str,
+        explode: Explode | None = None,
+    ) -> StationItemCollection:
+        """``GET .../collections/{collection}/items`` with ``params``, paged."""
+        return self.search(
+            self.items_url(collection),
+            params,
+            max_items=max_items,
+            timeout=timeout,
+            what=what,
+            explode=explode,
+            collection=collection,
+        )
+
+    def search_ids(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        *,
+        max_items: int | None,
+        timeout: float | None,
+        what: str,
+        explode: Explode | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> StationItemCollection:
+        """``GET <service>/search?collections=c&ids=a,b`` (items by id), paged."""
+        params = {"collections": collection, "ids": ",".join(ids), **(extra or {})}
+        return self.search(
+            f"{self.root}/search",
+            params,
+            max_items=max_items,
+            timeout=timeout,
+            what=what,
+            explode=explode,
+            collection=collection,
+        )
+
+    # -- staging ------------------------------------------------------------------------
+
+    def ensure_collection(self, collection: str, *, timeout: float | None) -> None:
+        """Create the target ``collection`` in the catalog unless it is known to exist.
+
+        ``POST <catalog>/catalog/collections`` once per (owner, collection): 201 created,
+        409 exists. Any other failure is only logged: the staging job then fails with the
+        server's own message, which :meth:`stage` reports.
+        """
+        catalog = self.endpoints.catalog
+        if not catalog:
+            return
+        try:
+            owner = self.owner() or ""
+        except RsError as err:
+            _LOG.debug("owner of the target collection unknown: %s", err)
+            owner = ""
+        key = (catalog, f"{owner}:{collection}")
+        with self.state.lock:
+            if key in self.state.collections:
+                return
+        body: dict[str, Any] = {
+            "type": "Collection",
+            "stac_version": "1.0.0",
+            "id": collection,
+            "description": f"Files staged from the {self.label} station by rs-client.",
+            "license": "other",
+            "extent": {
+                "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+                "temporal": {"interval": [[None, None]]},
+            },
+            "links": [],
+        }
+        if owner:
+            body["owner"] = owner
+        try:
+            self.http.request(
+                "POST",
+                f"{catalog.rstrip('/')}/catalog/collections",
+                json_body=body,
+                timeout=timeout,
+                ok=(409,),
+                what=f"Creating the staging target collection {collection!r} failed",
+            )
+        except RsError as err:
+            _LOG.debug("could not create the target collection %r: %s", collection, err)
+            return
+        with self.state.lock:
+            self.state.collections.add(key)
+
+    def stage(
+        self,
+        names: Sequence[str],
+        collection: str,
+        *,
+        timeout: float | None = None,
+    ) -> StagingJob:
+        """Stage the items holding ``names`` (files returned by this client's searches) into
+        ``collection``, in one job; raise :class:`~rs_core.StagingError` if it failed at once."""
+        with self.state.lock:
+            unknown = [n for n in names if n not in self.state.files]
+            refs = [self.state.files[n] for n in names if n in self.state.files]
+        if unknown:
+            raise StagingError(
+                f"{self.label} staging of {', '.join(repr(n) for n in unknown)} not started: "
+                "RS-Server v2 stages the items that hold files, and this client has not seen "
+                "these files in a search (search for them first with this client)"
+            )
+        features: dict[str, dict[str, Any]] = {}
+        for ref in refs:
+            feature = copy.deepcopy(ref.feature)
+            feature.setdefault("collection", ref.collection)
+            features.setdefault(ref.item_id, feature)
+        value = {"type": "FeatureCollection", "features": list(features.values())}
+        return self.execute(
+            {"value": value},
+            collection,
+            files=tuple(names),
+            items=tuple(features),
+            timeout=timeout,
+        )
+
+    def execute(
+        self,
+        items_input: Mapping[str, Any],
+        collection: str,
+        *,
+        files: tuple[str, ...] = (),
+        items: tuple[str, ...] = (),
+        timeout: float | None = None,
+    ) -> StagingJob:
+        """``POST /processes/staging/execution`` with ``items_input`` (``{"href": ...}`` or
+        ``{"value": ...}``) and target ``collection``; the job, read from the 201 body."""
+        self.ensure_collection(collection, timeout=timeout)
+        inputs: dict[str, Any] = {"collection": collection, "items": dict(items_input)}
+        if self.local_mode:
+            owner = self.owner()
+            if owner:
+                inputs["owner"] = owner
+        url = f"{self.endpoints.staging.rstrip('/')}{STAGING_EXECUTION_PATH}"
+        shown = ", ".join(files or items) or str(items_input.get("href", "items"))
+        what = f"{self.label} staging request for {shown} failed"
+        response = self.http.request(
+            "POST", url, json_body={"inputs": inputs}, timeout=timeout, retry=False, what=what
+        )
+        body = decode_json(response, what=what)
+        job = parse_job(body, response, href_of=self.job_href, what=what).evolve(
+            collection=collection, items=items, files=files
+        )
+        self.state.remember_job(job)
+        if job.status in ("failed", "dismissed"):
+            hint = ""
+            if "collection" in job.message.lower():
+                hint = (
+                    f" (the target collection {collection!r} must exist in your catalog; "
+                    "create it with the catalog client, or pass collection=)"
+                )
+            raise StagingError(
+                f"{self.label} staging of {shown} not started: the job {job.job_id} "
+                f"{job.status} at once: {job.message}{hint}",
+                method="POST",
+                url=response.url,
+                status=response.status_code,
+                detail=body,
+                response=response,
+            )
+        return job
+
+    def job(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
+        """``GET /jobs/{id}``; the stored job is updated."""
+        what = f"{self.label} staging job {job_id!r} status failed"
+        response = self.http.request("GET", self.job_href(job_id), timeout=timeout, what=what)
+        fresh = parse_job(
+            decode_json(response, what=what), response, href_of=self.job_href, what=what
+        )
+        with self.state.lock:
+            known = self.state.jobs.get(job_id)
+            if known is not None:
+                fresh = fresh.evolve(
+                    collection=known.collection, items=known.items, files=known.files
+                )
+            self.state.jobs[job_id] = fresh
+        return fresh
+
+    def status(self, name: str, *, timeout: float | None = None) -> StagingStatus:
+        """The status of the job that holds file ``name`` (:class:`~rs_core.NotFoundError`
+        when this client started none)."""
+        with self.state.lock:
+            job_id = self.state.job_of.get(name)
+        if job_id is None:
+            raise NotFoundError(
+                f"{self.label} staging status of {name!r}: no staging job of this client holds "
+                "it (RS-Server v2 keeps jobs, not per-file statuses)"
+            )
+        job = self.job(job_id, timeout=timeout)
+        return StagingStatus(
+            name=name,
+            status=job.download_status,
+            message=job.message,
+            download_start=job.started,
+            download_stop=job.updated if job.final else None,
+            raw=job.raw,
+        )
+
+    def list_jobs(self, *, timeout: float | None = None) -> list[StagingJob]:
+        """``GET /jobs``: every job the staging service shows."""
+        what = f"{self.label} staging job list failed"
+        url = f"{self.endpoints.staging.rstrip('/')}{JOBS_PATH}"
+        response = self.http.request("GET", url, timeout=timeout, what=what)
+        body = require(decode_json(response, what=what), dict, response, what=what, keys=("jobs",))
+        jobs = body["jobs"]
+        if not isinstance(jobs, list):
+            raise _bad(response, f"{what}: 'jobs' is not a list")
+        out = []
+        with self.state.lock:
+            for entry in jobs:
+                job = parse_job(entry, response, href_of=self.job_href, what=what)
+                known = self.state.jobs.get(job.job_id)
+                if known is not None:
+                    job = job.evolve(
+                        collection=known.collection, items=known.items, files=known.files
+                    )
+                out.append(job)
+        return out
+
+    def dismiss(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
+        """``DELETE /jobs/{id}``: dismiss a job; the job as the server then shows it."""
+        what = f"{self.label} dismissing staging job {job_id!r} failed"
+        response = self.http.request("DELETE", self.job_href(job_id), timeout=timeout, what=what)
+        job = parse_job(
+            decode_json(response, what=what), response, href_of=self.job_href, what=what
+        )
+        with self.state.lock:
+            known = self.state.jobs.get(job_id)
+            if known is not None:
+                job = job.evolve(collection=known.collection, items=known.items, files=known.files)
+            self.state.jobs[job_id] = job
+        return job
+
+
+def _next_link(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for link in answer.get("links") or []:
+        if isinstance(link, Mapping) and link.get("rel") == "next" and link.get("href"):
+            return link
+    return None
+
+
+def _to_item(feature: Mapping[str, Any], what: str) -> pystac.Item:
+    try:
+        return pystac.Item.from_dict(normalise_feature(feature), preserve_dict=False)
+    except Exception as err:
+        raise BadResponseError(
+            f"{what}: feature {feature.get('id')!r} is not a valid STAC item ({err})"
+        ) from err
+
+
+def _bad(response: requests.Response, message: str) -> BadResponseError:
+    method = response.request.method if response.request is not None else None
+    return BadResponseError(
+        message, method=method, url=response.url, status=response.status_code, response=response
+    )
+
+
+def is_stac_landing(body: Any) -> bool:
+    """True for a STAC/OGC landing page (what a v2 station service answers at its root).
+
+    >>> is_stac_landing({"type": "Catalog", "links": []}), is_stac_landing({"detail": "x"})
+    (True, False)
+    """
+    if not isinstance(body, Mapping):
+        return False
+    return body.get("type") == "Catalog" or (
+        isinstance(body.get("links"), list) and "conformsTo" in body
+    )
+
+
+def probe_generation(
+    http: HttpClient, landing_url: str, *, label: str, timeout: float | None = None
+) -> str:
+    """``"v2"`` when ``landing_url`` answers a STAC landing page, ``"v1"`` on 404/405 or any
+    other 2xx/3xx answer. Other failures raise (they say nothing about the generation)."""
+    what = f"Probing {label} for its RS-Server generation failed"
+    response = http.request("GET", landing_url, ok=(404, 405), timeout=timeout, what=what)
+    if response.status_code in (404, 405):
+        return "v1"
+    try:
+        body = response.json()
+    except ValueError:
+        return "v1"
+    return "v2" if is_stac_landing(body) else "v1"
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    """``values`` without repeats, in order."""
+    return list(dict.fromkeys(values))
+
+
+__all__ += ["probe_generation", "unique"]
+
+
+def check_max_items(max_items: Any) -> int | None:
+    """``None`` or an ``int >= 1``.
+
+    >>> check_max_items(None), check_max_items(3)
+    (None, 3)
+    """
+    if max_items is None:
+        return None
+    if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+        raise InvalidInputError(f"max_items must be a positive integer or None, got {max_items!r}")
+    return max_items
+
+
+def page_query(
+    base: Mapping[str, str],
+    *,
+    limit: int | None,
+    max_items: int | None,
+    filter_text: str | None,
+    page_size: int | None = None,
+) -> tuple[dict[str, str], int | None]:
+    """The v2 query (``limit`` = page size, ``filter`` + ``filter-lang``) and the total cap.
+
+    ``limit`` keeps its v1 meaning, "at most this many results": it is the page size and a
+    cap; ``max_items`` caps the total across pages. Without either, pages of
+    :data:`DEFAULT_PAGE_SIZE` are followed to the end. ``page_size`` sets the items asked per
+    request (default: the cap, at most :data:`DEFAULT_PAGE_SIZE`).
+
+    >>> page_query({"datetime": "a/b"}, limit=5, max_items=None, filter_text=None)
+    ({'datetime': 'a/b', 'limit': '5'}, 5)
+    """
+    caps = [c for c in (limit, max_items) if c is not None]
+    cap = min(caps) if caps else None
+    params = dict(base)
+    if page_size is not None:
+        size = check_max_items(page_size)
+    elif cap is not None:
+        size = min(cap, DEFAULT_PAGE_SIZE)
+    else:
+        size = DEFAULT_PAGE_SIZE
+    params["limit"] = str(size)
+    if filter_text is not None:
+        params["filter"] = filter_text
+        params["filter-lang"] = "cql2-text"
+    return params, cap
+
+
+def v1_lacks(what: str) -> UnsupportedOperationError:
+    """The error for an argument or method RS-Server v1 does not have."""
+    return UnsupportedOperationError(
+        f"{what} needs RS-Server v2 (0.2 or later); this service speaks RS-Server v1 [RS-Server v1]"
+    )
+
+
+def cap_items(found: StationItemCollection, max_items: int | None) -> StationItemCollection:
+    """``found`` cut to ``max_items`` items (v1 has no paging: the cap is client-side)."""
+    if max_items is None or len(found.items) <= max_items:
+        return found
+    return StationItemCollection(
+        found.items[:max_items], extra_fields=found.extra_fields, clone_items=False, raw=found.raw
+    )
+
+
+__all__ += ["cap_items", "check_max_items", "page_query", "v1_lacks"]
