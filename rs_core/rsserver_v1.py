@@ -32,7 +32,9 @@ STAC assets mapping keyed by file name, and the server's untouched answer kept i
 from __future__ import annotations
 
 import copy
+import functools
 import re
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -277,6 +279,12 @@ def _rfc3339(value: Any) -> Any:
     """``value`` rewritten as an RFC 3339 UTC timestamp, or left alone if it is not one."""
     if not isinstance(value, str) or not value.strip():
         return value
+    return _rfc3339_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_text(value: str) -> str:
+    # Cached: answers repeat their timestamps (v1's constant 1970 dates, a session's times).
     try:
         parsed = parse_datetime(value)
     except InvalidInputError:
@@ -333,7 +341,15 @@ def normalise_feature(
     The input is not modified. v1 CADU features carry a constant 1970 date in
     ``datetime``/``start_datetime``/``end_datetime``; it is kept (it parses), use ``created``.
     """
-    out = copy.deepcopy(dict(feature))
+    return _normalised(copy.deepcopy(dict(feature)), asset_href)
+
+
+def _normalised(
+    feature: Mapping[str, Any], asset_href: Callable[[str], str] | None
+) -> dict[str, Any]:
+    """:func:`normalise_feature` without the deep copy: the levels it rewrites (the feature,
+    its properties, its assets) are new dicts, deeper values are shared with ``feature``."""
+    out = dict(feature)
     out.setdefault("type", "Feature")
     out.setdefault("stac_version", "1.0.0")
     out.setdefault("geometry", None)
@@ -344,6 +360,7 @@ def normalise_feature(
         properties = {}
     if not isinstance(properties, dict):
         raise ValueError("properties is not an object")
+    properties = dict(properties)
     _normalise_timestamps(properties)
     if properties.get("datetime") is None and not (
         properties.get("start_datetime") and properties.get("end_datetime")
@@ -382,13 +399,14 @@ def feature_collection_to_items(
         if not isinstance(feature, Mapping):
             raise _bad(response, f"{what}: feature #{index} is not an object")
         try:
-            item = pystac.Item.from_dict(
-                normalise_feature(feature, asset_href), preserve_dict=False
-            )
+            # no deep copy of our own: pystac's migration (from_dict) deep-copies the dict,
+            # so the items never share anything with ``raw``
+            item = pystac.Item.from_dict(_normalised(feature, asset_href), preserve_dict=False)
         except Exception as err:
-            ident = feature.get("id", f"#{index}")
+            ident = reprlib.repr(feature.get("id", f"#{index}"))
+            reason = reprlib.repr(str(err))[1:-1]
             raise _bad(
-                response, f"{what}: feature {ident!r} is not a valid STAC item ({err})"
+                response, f"{what}: feature {ident} is not a valid STAC item ({reason})"
             ) from err
         items.append(item)
     extra = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("type", "features")}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol
@@ -195,8 +195,14 @@ def run_stage_and_wait(
     request_timeout: float | None = None,
     restage: bool = False,
     progress: bool | ProgressCallback | None = None,
+    stage_options: Mapping[str, Any] | None = None,
 ) -> StagingReport:
     """Stage ``files`` (names, or objects with an ``id``) and poll until each is final.
+
+    A client with ``staging_batch(names, ...)`` that returns ``{name: error}`` stages the
+    files in one request (RS-Server v2: one job); when it returns ``None`` (or is missing)
+    each file gets its own ``staging(name, ...)``. ``stage_options`` are extra keyword
+    arguments of those calls (e.g. ``{"collection": "my_coll"}``).
 
     ``timeout`` bounds the whole run (seconds; ``None`` waits as long as it takes);
     ``restage=True`` stages again files that are already DONE or in progress.
@@ -204,6 +210,7 @@ def run_stage_and_wait(
     callable ``(outcome, report)`` called whenever a file's state changes.
     """
     names = _names(files)
+    options = dict(stage_options or {})
     if concurrency < 1:
         raise InvalidInputError(f"concurrency must be >= 1, got {concurrency}")
     if poll_interval <= 0:
@@ -224,7 +231,7 @@ def run_stage_and_wait(
             if callback is not None:
                 callback(outcome, report)
 
-    def start(name: str) -> None:
+    def needs_staging(name: str) -> bool:
         outcome = report.outcomes[name]
         if not restage:
             try:
@@ -236,22 +243,53 @@ def run_stage_and_wait(
             if info is not None and info.status is EDownloadStatus.DONE:
                 outcome.status, outcome.already_done = info.status, True
                 changed(outcome)
-                return
+                return False
             if info is not None and info.status is EDownloadStatus.IN_PROGRESS:
                 outcome.status = info.status  # a previous run's request: follow it
                 changed(outcome)
-                return
+                return False
+        return True
+
+    def staged(name: str, error: str | None) -> None:
+        outcome = report.outcomes[name]
+        if error:
+            outcome.error = error
+        else:
+            outcome.staged = True
+            outcome.status = EDownloadStatus.NOT_STARTED
+        changed(outcome)
+
+    def start(name: str) -> None:
         try:
             client.staging(
-                name, s3_path=s3_path, tmp_download_path=tmp_download_path, timeout=request_timeout
+                name,
+                s3_path=s3_path,
+                tmp_download_path=tmp_download_path,
+                timeout=request_timeout,
+                **options,
             )
         except RsError as err:
-            outcome.error = str(err)
-            changed(outcome)
+            staged(name, str(err))
             return
-        outcome.staged = True
-        outcome.status = EDownloadStatus.NOT_STARTED
-        changed(outcome)
+        staged(name, None)
+
+    def start_all(todo: list[str]) -> None:
+        # One request for many files where the client can (RS-Server v2: one job).
+        batch = getattr(client, "staging_batch", None)
+        errors = None
+        if callable(batch) and todo:
+            errors = batch(
+                todo,
+                s3_path=s3_path,
+                tmp_download_path=tmp_download_path,
+                timeout=request_timeout,
+                **options,
+            )
+        if errors is None:
+            list(pool.map(start, todo))
+            return
+        for name in todo:
+            staged(name, errors.get(name))
 
     def poll(name: str) -> None:
         outcome = report.outcomes[name]
@@ -267,7 +305,8 @@ def run_stage_and_wait(
 
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="rs-staging")
     try:
-        list(pool.map(start, names))
+        wanted = list(pool.map(needs_staging, names))
+        start_all([n for n, want in zip(names, wanted, strict=True) if want])
         interval = poll_interval
         while True:
             pending = [n for n, o in report.outcomes.items() if not o.final]
@@ -287,6 +326,10 @@ def run_stage_and_wait(
         report.elapsed = time.monotonic() - started
         bar.close()
         raise StagingInterrupted(report) from None
+    except BaseException:
+        # e.g. the progress callback raised: no request of this run may follow the raise
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     pool.shutdown(wait=True)
     bar.close()
     report.elapsed = time.monotonic() - started

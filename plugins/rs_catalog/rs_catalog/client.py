@@ -27,8 +27,10 @@ created with the public id ``owner:coll`` literally (plus a top-level ``owner`` 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import reprlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Self
@@ -469,7 +471,8 @@ class StacClient(RsClient, Client):
             d.setdefault("owner", public.split(":", 1)[0])
         else:
             self._normalise_collection_dict(d)
-        collection = CollectionClient.from_dict(d, root=self, modifier=self.modifier)
+        with _readable("a collection"):
+            collection = CollectionClient.from_dict(d, root=self, modifier=self.modifier)
         call_modifier(self._user_modifier, collection)
         return collection
 
@@ -480,7 +483,8 @@ class StacClient(RsClient, Client):
                 d["properties"].setdefault("owner", public.split(":", 1)[0])
         else:
             self._normalise_item_dict(d, searched=False)
-        item = pystac.Item.from_dict(d, root=self, preserve_dict=False)
+        with _readable("an item"):
+            item = pystac.Item.from_dict(d, root=self, preserve_dict=False)
         call_modifier(self._user_modifier, item)
         return item
 
@@ -497,6 +501,18 @@ class StacClient(RsClient, Client):
                 status=response.status_code,
                 response=response,
             ) from err
+
+    def _stac_object(self, response: requests.Response, what: str, stac_type: str) -> Any:
+        body = self._json(response, what)
+        if not isinstance(body, dict) or body.get("type") != stac_type:
+            raise BadResponseError(
+                f"{what}: the answer is not a STAC {stac_type.lower()}",
+                method=response.request.method if response.request else None,
+                url=response.url,
+                status=response.status_code,
+                response=response,
+            )
+        return body
 
     def get_collection(  # type: ignore[override]
         self, collection_id: str, owner_id: str | None = None
@@ -516,11 +532,8 @@ class StacClient(RsClient, Client):
         if cached is not None:
             return cached  # type: ignore[return-value]
         what = f"Getting collection {public} failed"
-        body = self._json(
-            self.stac_io.send("GET", self._collection_url(owner, short), what=what), what
-        )
-        if not isinstance(body, dict) or body.get("type") != "Collection":
-            raise BadResponseError(f"{what}: the answer is not a STAC collection")
+        response = self.stac_io.send("GET", self._collection_url(owner, short), what=what)
+        body = self._stac_object(response, what, "Collection")
         collection = self._collection_from_dict(body, public)
         self._collection_cache[public] = collection
         return collection
@@ -536,11 +549,15 @@ class StacClient(RsClient, Client):
         for page in self.stac_io.get_pages(url):
             if "collections" not in page:
                 raise BadResponseError(f"Listing collections failed: no 'collections' in {url}")
-            for d in page["collections"]:
+            listed = page["collections"]
+            if not isinstance(listed, list) or not all(isinstance(d, dict) for d in listed):
+                raise BadResponseError(f"Listing collections failed: a bad 'collections' in {url}")
+            for d in listed:
                 self._normalise_collection_dict(d, listed=True)
                 if owner is not None and d.get("owner") != owner:
                     continue
-                collection = CollectionClient.from_dict(d, root=self, modifier=self.modifier)
+                with _readable("a listed collection"):
+                    collection = CollectionClient.from_dict(d, root=self, modifier=self.modifier)
                 call_modifier(self._user_modifier, collection)
                 yield collection
 
@@ -576,11 +593,8 @@ class StacClient(RsClient, Client):
             return found
         owner, short = self._split(collection_id, owner_id)
         what = f"Getting item {id!r} of {owner}:{short} failed"
-        body = self._json(
-            self.stac_io.send("GET", self._item_url(owner, short, id), what=what), what
-        )
-        if not isinstance(body, dict) or body.get("type") != "Feature":
-            raise BadResponseError(f"{what}: the answer is not a STAC item")
+        response = self.stac_io.send("GET", self._item_url(owner, short, id), what=what)
+        body = self._stac_object(response, what, "Feature")
         return self._item_from_dict(body, f"{owner}:{short}")
 
     def get_items(
@@ -609,7 +623,10 @@ class StacClient(RsClient, Client):
         count = 0
         url = f"{self._collection_url(owner, short)}/items"
         for page in self.stac_io.get_pages(url):
-            for feature in page.get("features") or []:
+            features = page.get("features") or []
+            if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+                raise BadResponseError(f"Listing items failed: a bad 'features' in {url}")
+            for feature in features:
                 if wanted and feature.get("id") not in wanted:
                     continue
                 yield self._item_from_dict(feature, public)
@@ -676,7 +693,7 @@ class StacClient(RsClient, Client):
             return _EmptySearch(self._search_href(), client=self)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            return Client.search(
+            found = Client.search(
                 self,
                 method=method,
                 max_items=max_items,
@@ -692,6 +709,8 @@ class StacClient(RsClient, Client):
                 sortby=sortby,
                 fields=fields,
             )
+        found.__class__ = _CheckedSearch  # same state; its pages are read with typed errors
+        return found
 
     # -- writing -------------------------------------------------------------------------
 
@@ -737,13 +756,17 @@ class StacClient(RsClient, Client):
         ]
         return d
 
+    def _written_body(self, response: requests.Response) -> Any:
+        """The JSON answer of a write; ``None`` if empty. Not JSON (a proxy's page, garbage):
+        :class:`~rs_core.BadResponseError`, since then nobody knows whether it was written."""
+        if not response.content.strip():
+            return None
+        return self._json(response, "The server's answer to a write is unreadable")
+
     def _written_collection(
         self, response: requests.Response, public: str, fallback: dict[str, Any]
     ) -> CollectionClient:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = self._written_body(response)
         if isinstance(body, dict) and body.get("type") == "Collection" and "extent" in body:
             return self._collection_from_dict(body, public)
         return self._collection_from_dict(copy.deepcopy(fallback), public)
@@ -751,10 +774,7 @@ class StacClient(RsClient, Client):
     def _written_item(
         self, response: requests.Response, public: str, fallback: dict[str, Any]
     ) -> pystac.Item:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = self._written_body(response)
         if isinstance(body, dict) and body.get("type") == "Feature" and "properties" in body:
             return self._item_from_dict(body, public)
         return self._item_from_dict(copy.deepcopy(fallback), public)
@@ -993,7 +1013,53 @@ def _check_max_items(max_items: object) -> None:
         raise InvalidInputError(f"max_items must be a positive integer or None, got {max_items!r}")
 
 
-class _EmptySearch(ItemSearch):
+@contextlib.contextmanager
+def _readable(what: str) -> Iterator[None]:
+    """pystac's errors on a malformed answer (``KeyError``, ``ValueError``, ``STACTypeError``,
+    ``AttributeError``...) become a :class:`~rs_core.BadResponseError`."""
+    try:
+        yield
+    except RsError:
+        raise
+    except Exception as err:
+        reason = reprlib.repr(f"{type(err).__name__}: {err}")[1:-1]
+        raise BadResponseError(
+            f"The catalog answered {what} pystac cannot read ({reason})"
+        ) from err
+
+
+class _CheckedSearch(ItemSearch):
+    """pystac-client's :class:`ItemSearch` whose malformed pages raise a typed error."""
+
+    def pages_as_dicts(self) -> Iterator[dict[str, Any]]:
+        for page in super().pages_as_dicts():
+            features = page.get("features")
+            if not isinstance(features, list) or not all(isinstance(f, dict) for f in features):
+                raise BadResponseError(
+                    "The catalog's search answered a page without a list of features",
+                    url=self.url,
+                )
+            yield page
+
+    def pages(self) -> Iterator[pystac.ItemCollection]:
+        pages = super().pages()
+        while True:
+            with _readable("a search page"):
+                page = next(pages, None)
+            if page is None:
+                return
+            yield page
+
+    def items(self) -> Iterator[pystac.Item]:
+        for page in self.pages():
+            yield from page.items
+
+    def item_collection(self) -> pystac.ItemCollection:  # type: ignore[override]
+        with _readable("a search page"):
+            return super().item_collection()
+
+
+class _EmptySearch(_CheckedSearch):
     """A search known to match nothing (the owner has no collections): sends no request."""
 
     def __init__(self, url: str, client: Client) -> None:

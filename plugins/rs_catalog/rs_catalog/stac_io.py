@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from pystac.link import HREF, Link
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO, Timeout
 
@@ -206,3 +207,45 @@ class RsStacApiIO(StacApiIO):
                 status=response.status_code,
                 response=response,
             ) from err
+
+    def read_json(self, source: HREF, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Read a JSON object (a page, a collection, an item) for pystac-client.
+
+        A body that is not JSON, or JSON that is not an object, is a
+        :class:`~rs_core.BadResponseError` naming the URL (pystac-client would raise a bare
+        ``JSONDecodeError`` or fail later with an ``AttributeError``).
+        """
+        if isinstance(source, Link):
+            href = source.get_absolute_href()
+            method = str(source.extra_fields.get("method") or "GET")
+        else:
+            href, method = str(source), str(kwargs.get("method") or "GET")
+        text = self.read_text(source, *args, **kwargs)
+        try:
+            body = self.json_loads(text)
+        except ValueError as err:
+            raise BadResponseError(
+                "STAC request failed: the answer is not JSON",
+                method=method,
+                url=href,
+                detail=text[:200],
+            ) from err
+        if not isinstance(body, dict):
+            raise BadResponseError(
+                f"STAC request failed: expected a JSON object, got {type(body).__name__}",
+                method=method,
+                url=href,
+            )
+        links = body.get("links", [])
+        if not isinstance(links, list) or not all(
+            isinstance(link, dict)
+            and isinstance(link.get("rel"), str)
+            and (link["rel"] != "next" or isinstance(link.get("href"), str))
+            for link in links
+        ):
+            raise BadResponseError(
+                "STAC request failed: 'links' is not a list of link objects",
+                method=method,
+                url=href,
+            )
+        return body

@@ -1,0 +1,162 @@
+"""Nothing lost: stage_and_wait over 200 files with random failures and a crash midway.
+
+A first run in a subprocess is killed with SIGKILL while files are being staged; a rerun in
+this process resumes. Every file must end DONE or FAILED with the server's own message, and
+no file DONE at the server before the rerun may be staged again (counted from the simulator's
+request log).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+
+import pytest
+from reliability_support import API_KEY, PATIENT, USER
+from rs_cadip import CadipClient
+
+from rs_core.staging import StagingOutcome, StagingReport
+from rs_core.testing.simulator import ApiKey, Dataset, RsServerSimulator
+
+N_FILES = 200
+STAGE_PATH = "/cadip/CADIP/cadu"
+FAILURE_MESSAGE = "Simulated station download failure"
+
+
+@pytest.fixture
+def sim() -> Iterator[RsServerSimulator]:
+    dataset = Dataset.synthetic(n_products=0, n_files=N_FILES, n_sessions=4, seed=7)
+    with RsServerSimulator(
+        api_keys={API_KEY: ApiKey.full_access(USER)},
+        dataset=dataset,
+        staging_duration=0.3,
+        staging_failure_rate=0.1,
+        seed=11,
+    ) as server:
+        yield server
+
+
+def _client(sim: RsServerSimulator) -> CadipClient:
+    return CadipClient(sim.url, API_KEY, None, "CADIP", http_settings=PATIENT)
+
+
+def _names(client: CadipClient) -> list[str]:
+    found = client.search_files("2023-12-31", "2024-01-02", limit=1000)
+    names = sorted(item.id for item in found)
+    assert len(names) == N_FILES
+    return names
+
+
+def _stagings(sim: RsServerSimulator, since: int = 0) -> collections.Counter[str]:
+    """How many staging requests each file name received (requests ``since`` onwards)."""
+    return collections.Counter(
+        r.param("name") or "" for r in sim.requests[since:] if r.path == STAGE_PATH
+    )
+
+
+def _server_status(sim: RsServerSimulator, name: str) -> str | None:
+    state = sim.staging_state(name)
+    return None if state is None else str(state["status"])
+
+
+def _check_final(sim: RsServerSimulator, report: StagingReport, names: list[str]) -> None:
+    assert list(report.outcomes) == names, "every file is in the report, in order"
+    assert not report.unfinished and not report.refused, report.summary()
+    for outcome in report.outcomes.values():
+        assert outcome.state in ("DONE", "FAILED")
+        assert _server_status(sim, outcome.name) == outcome.state  # what the server says
+        if outcome.state == "FAILED":
+            assert FAILURE_MESSAGE in outcome.message, outcome.message  # the server's message
+    assert report.failed, "staging_failure_rate=0.1 over 200 files: some must fail"
+
+
+_CRASHING_RUN = textwrap.dedent(
+    """
+    import sys
+    from rs_cadip import CadipClient
+    from rs_core.http import HttpSettings
+
+    url, names = sys.argv[1], sys.argv[2:]
+    client = CadipClient(url, None, None, "CADIP", http_settings=HttpSettings(timeout=10))
+    client.stage_and_wait(names, concurrency=2, poll_interval=0.05, timeout=120)
+    print("finished", flush=True)
+    """
+)
+
+
+def test_rerun_after_sigkill_resumes_and_loses_nothing(sim: RsServerSimulator) -> None:
+    client = _client(sim)
+    names = _names(client)
+    env = {**os.environ, "RSPY_APIKEY": API_KEY}
+    first = subprocess.Popen(
+        [sys.executable, "-c", _CRASHING_RUN, sim.url, *names],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sum(_stagings(sim).values()) < N_FILES // 3:
+            assert first.poll() is None, "the first run ended before the crash"
+            assert time.monotonic() < deadline, "the first run does not stage"
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        out, _err = first.communicate(timeout=30)
+    assert first.returncode == -signal.SIGKILL and b"finished" not in out
+
+    before = _stagings(sim)
+    assert all(count == 1 for count in before.values()), "first run staged a file twice"
+    assert len(before) < N_FILES, "the crash came after every file was staged"
+    done_at_crash = {n for n in names if _server_status(sim, n) == "DONE"}
+    mark = len(sim.requests)
+
+    report = client.stage_and_wait(names, concurrency=4, poll_interval=0.05, timeout=120)
+
+    _check_final(sim, report, names)
+    again = _stagings(sim, since=mark)
+    assert not done_at_crash & set(again), "a file DONE before the rerun was staged again"
+    assert all(count == 1 for count in again.values()), "the rerun staged a file twice"
+    assert set(before) | set(again) == set(names), "some file was never staged"
+    resumed = [o for o in report.outcomes.values() if o.already_done]
+    assert {o.name for o in resumed} >= done_at_crash
+    client.close()
+
+
+class _Crash(Exception):
+    """The simulated crash of the caller."""
+
+
+def test_rerun_after_a_crash_in_the_progress_callback(sim: RsServerSimulator) -> None:
+    client = _client(sim)
+    names = _names(client)
+    seen: list[str] = []
+
+    def crash_midway(outcome: StagingOutcome, report: StagingReport) -> None:
+        seen.append(outcome.name)
+        if len(seen) == N_FILES // 2:
+            raise _Crash("the caller died")
+
+    with pytest.raises(_Crash):
+        client.stage_and_wait(names, poll_interval=0.05, progress=crash_midway, timeout=120)
+    sent = len(sim.requests)
+    time.sleep(0.3)
+    assert len(sim.requests) == sent, "the crashed run kept sending requests after raising"
+    before = _stagings(sim)
+    assert all(count == 1 for count in before.values())
+    done_before = {n for n in names if _server_status(sim, n) == "DONE"}
+    mark = len(sim.requests)
+
+    report = client.stage_and_wait(names, poll_interval=0.05, timeout=120)
+
+    _check_final(sim, report, names)
+    again = _stagings(sim, since=mark)
+    assert not done_before & set(again)
+    assert set(before) | set(again) == set(names)
+    client.close()
