@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+# The plugin test kit, registered here first: the plugins' and the example plugin's conftests
+# use it, and pytest can only rewrite the kit's asserts if no conftest imported it before.
+pytest_plugins = ["rs_core.testing.pytest_plugin"]
+
 _ISOLATED = (
     "RSPY_APIKEY",
     "RSPY_HOST_ADGS",
@@ -13,6 +17,7 @@ _ISOLATED = (
     "RS_SERVER_HREF",
     "RS_OWNER_ID",
     "RS_TIMEOUT",
+    "RS_API_VERSION",
     "RS_CORE_DISABLE_PLUGINS",
     "RS_CORE_TRACE_PLUGINS",
     "RS_CORE_NO_ENTRY_POINTS",

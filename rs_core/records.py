@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+_COMMAND = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
 class Capability(StrEnum):
@@ -64,6 +65,14 @@ def _check_kind(_instance: object, attribute: Any, value: str) -> None:
     if not isinstance(value, str) or not _KIND.match(value):
         raise ValueError(
             f"{attribute.name} must be lower-case letters, digits and '_' starting with a "
+            f"letter, got {value!r}"
+        )
+
+
+def _check_command(value: str) -> None:
+    if not isinstance(value, str) or not _COMMAND.match(value):
+        raise ValueError(
+            "a command name must be lower-case letters, digits, '_' and '-' starting with a "
             f"letter, got {value!r}"
         )
 
@@ -153,7 +162,7 @@ class CommandType:
     returns the exit code.
     """
 
-    name: str = field(validator=_check_kind)
+    name: str = field(validator=lambda _i, _a, v: _check_command(v))
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Callable[[], RsClient]], int]

@@ -328,3 +328,12 @@ def test_record_validation() -> None:
     lazy = StationType(kind="ok", client_class="rs_core.station:StationClient", stations=["a"])
     assert lazy.stations == ("A",)
     assert lazy.load_client_class() is rs_core.StationClient
+
+
+def test_command_names_may_have_hyphens() -> None:
+    from rs_core import CommandType
+
+    command = CommandType(name="prip-types", help="h", configure=lambda p: None, run=lambda a, m: 0)
+    assert command.name == "prip-types"
+    with pytest.raises(ValueError, match="command name"):
+        CommandType(name="Prip Types", help="h", configure=lambda p: None, run=lambda a, m: 0)

@@ -4,6 +4,7 @@ Standard library and ``attrs`` only. Built for the test suite, the plugin test k
 benchmarks and ``rs demo``. ``RsServerSimulator(api_version="v2")`` (CLI ``--api v2``) serves
 the same dataset as RS-Server 0.2 does instead: STAC ``/auxip`` and ``/cadip``
 (:mod:`.v2_stations`) and staging as OGC API - Processes (:mod:`.v2_staging`).
+:meth:`RsServerSimulator.add_route` serves a plugin's own fake service next to them.
 
 Example:
     >>> import json, urllib.request
@@ -18,8 +19,8 @@ Example:
 from .auth import ApiKey
 from .dataset import Dataset
 from .faults import FAULT_KINDS, Fault
-from .messages import Headers, RecordedRequest
-from .server import RsServerSimulator, serve
+from .messages import Headers, RecordedRequest, Response, detail_response, json_response
+from .server import RouteHandler, RsServerSimulator, serve
 
 __all__ = [
     "FAULT_KINDS",
@@ -28,6 +29,10 @@ __all__ = [
     "Fault",
     "Headers",
     "RecordedRequest",
+    "Response",
+    "RouteHandler",
     "RsServerSimulator",
+    "detail_response",
+    "json_response",
     "serve",
 ]

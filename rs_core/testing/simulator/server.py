@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import struct
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,7 +45,11 @@ from .stations import StagingJobs, StationRoutes
 from .v2_staging import StagingProcesses
 from .v2_stations import V2Stations
 
-__all__ = ["RsServerSimulator", "serve"]
+__all__ = ["RouteHandler", "RsServerSimulator", "serve"]
+
+RouteHandler = Callable[[RecordedRequest, re.Match[str]], Response | tuple[int, Any]]
+"""A route added with :meth:`RsServerSimulator.add_route`: ``handler(request, match)``
+returns a :class:`~.messages.Response`, or ``(status, value)`` answered as JSON."""
 
 _HTML_PAGE = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
@@ -273,11 +278,24 @@ def _fault_response(fault: Fault) -> Response:
     return Response(status, body, ctype, tuple(headers))
 
 
+class _ExtraRoute:
+    __slots__ = ("auth", "handler", "method", "pattern")
+
+    def __init__(
+        self, method: str, pattern: re.Pattern[str], handler: RouteHandler, auth: bool
+    ) -> None:
+        self.method = method
+        self.pattern = pattern
+        self.handler = handler
+        self.auth = auth
+
+
 class RsServerSimulator:
     """An RS-Server v1 (ADGS, CADIP, catalog) on 127.0.0.1, for tests, benchmarks and demos.
 
     Args:
-        host, port: where to listen (``port=0``: a free port).
+        host: the address to listen on.
+        port: the port (``0``: a free one).
         api_keys: ``None`` for local mode (no auth); else ``{key: ApiKey(...)}`` (cluster mode).
         dataset: the stations' records (default :meth:`Dataset.default`).
         staging_duration: seconds a staging job stays ``IN_PROGRESS``.
@@ -288,6 +306,8 @@ class RsServerSimulator:
             0.2: STAC ``/auxip`` and ``/cadip``, staging as OGC API - Processes ``/processes``
             and ``/jobs``, see :mod:`.v2_stations` and :mod:`.v2_staging`); ``/catalog``,
             ``/health`` and the API-key manager are served by both.
+
+    Plugins serve their own fake services on it with :meth:`add_route`.
 
     Example:
         >>> import json, urllib.request
@@ -339,6 +359,7 @@ class RsServerSimulator:
                 seed=seed,
             )
         self._faults = FaultList()
+        self._extra_routes: tuple[_ExtraRoute, ...] = ()
         self._records: list[RecordedRequest] = []
         self._records_lock = threading.Lock()
         self._server: _HttpServer | None = None
@@ -467,6 +488,58 @@ class RsServerSimulator:
         """The status object of ``name`` (plus ``service``, ``local``, ``obs``), or None."""
         return self.staging.state(name)
 
+    # -- extension point ------------------------------------------------------------------
+
+    def add_route(
+        self, method: str, path_regex: str, handler: RouteHandler, *, auth: bool = True
+    ) -> None:
+        """Serve one more route: the public extension point for plugins' fake services.
+
+        ``method`` is an HTTP method (``"GET"``, or ``"*"`` for any); ``path_regex`` must match
+        the whole decoded request path (``re.fullmatch``). ``handler(request, match)`` gets the
+        :class:`~.messages.RecordedRequest` and the match (named groups included) and returns a
+        :class:`~.messages.Response` or ``(status, value)``, answered as JSON. A handler that
+        raises answers 500 (traceback on stderr).
+
+        Added routes are tried in order, before the built-in ones, and get the simulator's
+        machinery for free: the request is recorded (:attr:`requests`), faults apply
+        (:meth:`add_fault`), and in cluster mode a missing or wrong ``x-api-key`` is refused
+        with 403 (``auth=False`` serves without a key). Adding a route with the same method
+        and regex again replaces the earlier one, so a per-test fixture may re-install its
+        service on a shared simulator.
+
+        Example:
+            >>> import json, urllib.request
+            >>> with RsServerSimulator() as sim:
+            ...     sim.add_route("GET", r"/prip/types/(?P<mission>S[0-9])",
+            ...                   lambda request, match: (200, [match["mission"] + "_L1"]))
+            ...     json.load(urllib.request.urlopen(sim.url + "/prip/types/S2"))
+            ['S2_L1']
+        """
+        verb = method.upper()
+        pattern = re.compile(path_regex)
+        route = _ExtraRoute(verb, pattern, handler, auth)
+        kept = tuple(
+            r for r in self._extra_routes if (r.method, r.pattern.pattern) != (verb, path_regex)
+        )
+        self._extra_routes = (*kept, route)
+
+    def _extra_route(self, request: RecordedRequest) -> Response | None:
+        for route in self._extra_routes:
+            match = route.pattern.fullmatch(request.path)
+            if match is None or route.method not in ("*", request.method):
+                continue
+            if route.auth:
+                principal = self._principal(request)
+                if isinstance(principal, Response):
+                    return principal
+            answer = route.handler(request, match)
+            if isinstance(answer, Response):
+                return answer
+            status, value = answer
+            return json_response(status, value)
+        return None
+
     # -- routing --------------------------------------------------------------------------
 
     def _principal(self, request: RecordedRequest) -> ApiKey | Response | None:
@@ -485,6 +558,10 @@ class RsServerSimulator:
         return found
 
     def _route(self, request: RecordedRequest) -> Response:
+        if self._extra_routes:
+            extra = self._extra_route(request)
+            if extra is not None:
+                return extra
         segments = [unquote(part) for part in request.raw_path.split("/")[1:]]
         if self._v2 is not None:
             answer = self._route_v2(request, segments)
