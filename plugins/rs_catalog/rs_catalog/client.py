@@ -1042,13 +1042,18 @@ class _CheckedSearch(ItemSearch):
             yield page
 
     def pages(self) -> Iterator[pystac.ItemCollection]:
-        pages = super().pages()
-        while True:
+        # pystac-client builds each page with root=self.client and ItemCollection clones every
+        # item it has just built: twice the objects per page, all in reference cycles that
+        # CPython frees late. Built here without root and without the clone, iterating 6,000
+        # items peaks at about half the memory (bench/: "large"; stac-utils/pystac-client#842).
+        for page in self.pages_as_dicts():
             with _readable("a search page"):
-                page = next(pages, None)
-            if page is None:
-                return
-            yield page
+                items = [
+                    pystac.Item.from_dict(feature, preserve_dict=False)
+                    for feature in page["features"]
+                ]
+                extra = {k: v for k, v in page.items() if k not in ("features", "type")}
+                yield pystac.ItemCollection(items, extra_fields=extra, clone_items=False)
 
     def items(self) -> Iterator[pystac.Item]:
         for page in self.pages():
