@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     import pystac
 
+    from rs_core.rsserver_v1 import StationProtocolV1
     from rs_core.rsserver_v2 import StagingJob, StationProtocolV2, V2Endpoints, V2State
 
 STAGING_ENV = "RSPY_HOST_STAGING"
@@ -337,19 +338,58 @@ class StationClient(RsClient):
         """
         raise NotImplementedError(f"{type(self).__name__} does not search files")
 
+    def _protocol(self) -> StationProtocolV1:
+        """The station's RS-Server v1 protocol object.
+
+        A plugin that returns one here gets :meth:`staging` and :meth:`staging_info` on both
+        generations for free; one that speaks another protocol overrides those two instead.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not stage files")
+
     def staging(
         self,
         filename: str,
         s3_path: str = "",
         tmp_download_path: str = "",
         timeout: float | None = None,
-    ) -> Any:
-        """Ask RS-Server to stage ``filename`` (to ``s3_path`` and/or ``tmp_download_path``)."""
-        raise NotImplementedError(f"{type(self).__name__} does not stage files")
+        *,
+        collection: str | None = None,
+    ) -> StagingJob | None:
+        """Ask RS-Server to stage ``filename``.
+
+        v1: to ``s3_path`` and/or ``tmp_download_path``; returns ``None``. v2: a staging job
+        puts the item that holds the file (for CADIP, its session) into the catalog
+        ``collection`` (default :attr:`default_collection`, created when missing) and this
+        returns its :class:`~rs_core.rsserver_v2.StagingJob`. Either way the file must have
+        been returned by a search first; a refusal (v2: a job that failed at once) raises
+        :class:`~rs_core.StagingError`.
+
+        >>> client.staging(files[0].id, tmp_download_path="/tmp/aux")  # doctest: +SKIP
+        """
+        from rs_core.rsserver_v1 import staging_params
+
+        params = staging_params(filename, s3_path, tmp_download_path)
+        target = self._check_collection(collection)
+        timeout = _check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                return self._stage_v2([filename], s3_path, tmp_download_path, target, timeout)
+            self._protocol().stage(params, timeout=timeout)
+            return None
 
     def staging_info(self, filename: str, timeout: float | None = None) -> StagingStatus:
-        """The staging status of ``filename`` with the server's message and times."""
-        raise NotImplementedError(f"{type(self).__name__} does not stage files")
+        """The staging status of ``filename`` with the server's message and times.
+
+        v2: the status of this client's job holding the file. Unknown name (v2: no job of
+        this client holds it): :class:`~rs_core.NotFoundError`. A network failure raises
+        (after the client's retries); it never reads as ``FAILED``.
+        """
+        name = self.check_filename(filename)
+        timeout = _check_timeout(timeout)
+        with self._generation(timeout) as version:
+            if version == V2:
+                return self._v2_protocol().status(name, timeout=timeout)
+            return self._protocol().status(name, timeout=timeout)
 
     # -- what the base class gives ---------------------------------------------------------
 

@@ -24,17 +24,14 @@ from rs_core.rsserver_v1 import (
     StationItemCollection,
     check_timeout,
     search_params,
-    staging_params,
 )
 from rs_core.rsserver_v2 import (
-    StagingJob,
     cap_items,
     check_filter,
     check_max_items,
     page_query,
     v1_lacks,
 )
-from rs_core.staging import StagingStatus
 from rs_core.station import StationClient
 
 __all__ = ["ADGS_ENV", "AuxipClient"]
@@ -181,46 +178,3 @@ class AuxipClient(StationClient):
 
             raise InvalidInputError(f"collection must be a non-empty string, got {collection!r}")
         return collection.strip()
-
-    def staging(
-        self,
-        filename: str,
-        s3_path: str = "",
-        tmp_download_path: str = "",
-        timeout: float | None = None,
-        *,
-        collection: str | None = None,
-    ) -> StagingJob | None:
-        """Ask RS-Server to stage ``filename``.
-
-        v1: to ``s3_path`` and/or ``tmp_download_path``; returns ``None``. v2: a staging job
-        puts the item that holds the file into the catalog ``collection`` (default
-        ``auxip_staged``, created when missing); returns its
-        :class:`~rs_core.rsserver_v2.StagingJob`. Either way the file must have been returned
-        by a search first; a refusal (v2: a job that failed at once) raises
-        :class:`~rs_core.StagingError`.
-
-        >>> auxip.staging(files[0].id, tmp_download_path="/tmp/aux")  # doctest: +SKIP
-        """
-        params = staging_params(filename, s3_path, tmp_download_path)
-        target = self._check_collection(collection)
-        timeout = check_timeout(timeout)
-        with self._generation(timeout) as version:
-            if version == V2:
-                return self._stage_v2([filename], s3_path, tmp_download_path, target, timeout)
-            self._protocol().stage(params, timeout=timeout)
-            return None
-
-    def staging_info(self, filename: str, timeout: float | None = None) -> StagingStatus:
-        """The staging status of ``filename`` with the server's message and times.
-
-        v2: the status of this client's job holding the file. Unknown name (v2: no job of
-        this client holds it): :class:`~rs_core.NotFoundError`. A network failure raises
-        (after the client's retries); it never reads as ``FAILED``.
-        """
-        name = self.check_filename(filename)
-        timeout = check_timeout(timeout)
-        with self._generation(timeout) as version:
-            if version == V2:
-                return self._v2_protocol().status(name, timeout=timeout)
-            return self._protocol().status(name, timeout=timeout)
