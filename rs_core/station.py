@@ -352,8 +352,6 @@ class StationClient(RsClient):
         s3_path: str = "",
         tmp_download_path: str = "",
         timeout: float | None = None,
-        *,
-        collection: str | None = None,
     ) -> StagingJob | None:
         """Ask RS-Server to stage ``filename``.
 
@@ -366,6 +364,17 @@ class StationClient(RsClient):
 
         >>> client.staging(files[0].id, tmp_download_path="/tmp/aux")  # doctest: +SKIP
         """
+        return self._stage(filename, s3_path, tmp_download_path, timeout)
+
+    def _stage(
+        self,
+        filename: str,
+        s3_path: str = "",
+        tmp_download_path: str = "",
+        timeout: float | None = None,
+        collection: str | None = None,
+    ) -> StagingJob | None:
+        """:meth:`staging` with the v2 target ``collection`` (plugins expose it as a keyword)."""
         from rs_core.rsserver_v1 import staging_params
 
         params = staging_params(filename, s3_path, tmp_download_path)

@@ -26,6 +26,7 @@ from rs_core.rsserver_v1 import (
     search_params,
 )
 from rs_core.rsserver_v2 import (
+    StagingJob,
     cap_items,
     check_filter,
     check_max_items,
@@ -178,3 +179,20 @@ class AuxipClient(StationClient):
 
             raise InvalidInputError(f"collection must be a non-empty string, got {collection!r}")
         return collection.strip()
+
+    def staging(
+        self,
+        filename: str,
+        s3_path: str = "",
+        tmp_download_path: str = "",
+        timeout: float | None = None,
+        *,
+        collection: str | None = None,
+    ) -> StagingJob | None:
+        """Ask RS-Server to stage ``filename`` (see :meth:`rs_core.StationClient.staging`).
+
+        v2: a staging job puts the product that holds the file into the catalog ``collection``
+        (default ``auxip_staged``, created when missing) and this returns its
+        :class:`~rs_core.rsserver_v2.StagingJob`; v1 ignores ``collection``.
+        """
+        return self._stage(filename, s3_path, tmp_download_path, timeout, collection)
