@@ -716,19 +716,29 @@ class StationProtocolV2:
 
     def job(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
         """``GET /jobs/{id}``; the stored job is updated."""
-        what = f"{self.label} staging job {job_id!r} status failed"
-        response = self.http.request("GET", self.job_href(job_id), timeout=timeout, what=what)
+        return self._job_request(
+            "GET", job_id, f"{self.label} staging job {job_id!r} status failed", timeout
+        )
+
+    def _job_request(
+        self, method: str, job_id: str, what: str, timeout: float | None
+    ) -> StagingJob:
+        response = self.http.request(method, self.job_href(job_id), timeout=timeout, what=what)
         fresh = parse_job(
             decode_json(response, what=what), response, href_of=self.job_href, what=what
         )
         with self.state.lock:
-            known = self.state.jobs.get(job_id)
-            if known is not None:
-                fresh = fresh.evolve(
-                    collection=known.collection, items=known.items, files=known.files
-                )
+            fresh = self._with_known(fresh)
             self.state.jobs[job_id] = fresh
         return fresh
+
+    def _with_known(self, fresh: StagingJob) -> StagingJob:
+        """The server's view of a job plus what only this client knows (target collection,
+        items, files). Call it with the state lock held."""
+        known = self.state.jobs.get(fresh.job_id)
+        if known is None:
+            return fresh
+        return fresh.evolve(collection=known.collection, items=known.items, files=known.files)
 
     def status(self, name: str, *, timeout: float | None = None) -> StagingStatus:
         """The status of the job that holds file ``name`` (:class:`~rs_core.NotFoundError`
@@ -763,27 +773,13 @@ class StationProtocolV2:
         with self.state.lock:
             for entry in jobs:
                 job = parse_job(entry, response, href_of=self.job_href, what=what)
-                known = self.state.jobs.get(job.job_id)
-                if known is not None:
-                    job = job.evolve(
-                        collection=known.collection, items=known.items, files=known.files
-                    )
-                out.append(job)
+                out.append(self._with_known(job))
         return out
 
     def dismiss(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
         """``DELETE /jobs/{id}``: dismiss a job; the job as the server then shows it."""
         what = f"{self.label} dismissing staging job {job_id!r} failed"
-        response = self.http.request("DELETE", self.job_href(job_id), timeout=timeout, what=what)
-        job = parse_job(
-            decode_json(response, what=what), response, href_of=self.job_href, what=what
-        )
-        with self.state.lock:
-            known = self.state.jobs.get(job_id)
-            if known is not None:
-                job = job.evolve(collection=known.collection, items=known.items, files=known.files)
-            self.state.jobs[job_id] = job
-        return job
+        return self._job_request("DELETE", job_id, what, timeout)
 
 
 def _next_link(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:
