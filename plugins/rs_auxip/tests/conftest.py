@@ -9,24 +9,13 @@ import pytest
 from rs_auxip import AuxipClient
 
 from rs_core.http import HttpSettings
-from rs_core.testing.pytest_plugin import (  # noqa: F401 - fixtures
-    KIT_API_KEY,
-    _rs_local_simulator_module,
-    _rs_local_simulator_v2_module,
-    _rs_simulator_module,
-    _rs_simulator_v2_module,
-    rs_http_settings,
-    rs_local_simulator,
-    rs_local_simulator_v2,
-    rs_simulator,
-    rs_simulator_v2,
-)
+from rs_core.testing.pytest_plugin import KIT_API_KEY  # fixtures: the root conftest
 
 FAST = HttpSettings(timeout=10.0, connect_timeout=5.0, retries=2, backoff_factor=0.01)
 
 
 @pytest.fixture
-def sim(rs_simulator: Any) -> Any:  # noqa: F811 - the imported fixture
+def sim(rs_simulator: Any) -> Any:
     """Cluster-mode simulator (key ``KIT_API_KEY``), no recorded requests, no faults."""
     return rs_simulator
 

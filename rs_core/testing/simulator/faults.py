@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from attrs import define, field
 
@@ -48,18 +48,7 @@ FaultKind = Literal[
     "wrong_shape",
     "redirect",
 ]
-FAULT_KINDS: tuple[str, ...] = (
-    "latency",
-    "status",
-    "rate_limit",
-    "reset",
-    "truncate",
-    "nonjson",
-    "html",
-    "hang",
-    "wrong_shape",
-    "redirect",
-)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 _DEFAULT_STATUS = {"status": 503, "rate_limit": 429, "html": 502, "redirect": 302}
 _DEFAULT_DELAY = {"hang": 3600.0}
 
