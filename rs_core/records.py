@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rs_core.client import RsClient
 
 __all__ = [
+    "GENERATIONS",
     "Capability",
     "CatalogType",
     "ClientFactory",
@@ -35,6 +36,7 @@ __all__ = [
     "PluginInfo",
     "StationType",
     "load_class",
+    "load_object",
 ]
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -95,6 +97,37 @@ def _check_class_ref(_instance: object, attribute: Any, value: Any) -> None:
         raise ValueError(f"{attribute.name} must be a class or 'module:ClassName', got {value!r}")
 
 
+GENERATIONS = ("v1", "v2")
+"""The RS-Server generations a station plugin may declare (``StationType.generations``)."""
+
+
+def _check_generations(_instance: object, attribute: Any, value: frozenset[str]) -> None:
+    unknown = sorted(value - set(GENERATIONS))
+    if unknown or not value:
+        raise ValueError(
+            f"{attribute.name} must be a non-empty set of {', '.join(GENERATIONS)}, got "
+            f"{sorted(value)!r}"
+        )
+
+
+def _check_fake_ref(_instance: object, attribute: Any, value: Any) -> None:
+    if isinstance(value, str) and (value.count(":") != 1 or not all(value.split(":"))):
+        raise ValueError(f"{attribute.name} as a string must be 'module:NAME', got {value!r}")
+
+
+def load_object(ref: str) -> Any:
+    """Import ``"module:name"`` (dotted attributes allowed) and return the object.
+
+    >>> load_object("collections:OrderedDict").__name__
+    'OrderedDict'
+    """
+    module_name, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def load_class(ref: type[Any] | str) -> type[Any]:
     """Resolve a ``client_class`` given as a class or as ``"module:ClassName"``.
 
@@ -106,10 +139,7 @@ def load_class(ref: type[Any] | str) -> type[Any]:
     """
     if isinstance(ref, type):
         return ref
-    module_name, _, attr = ref.partition(":")
-    obj = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
+    obj = load_object(ref)
     if not isinstance(obj, type):
         raise TypeError(f"{ref!r} is not a class")
     return obj
@@ -121,6 +151,11 @@ class StationType:
 
     ``stations`` lists the station ids the client accepts (upper case); the first is the
     default when the caller names none. ``capabilities`` gates features and kit tests.
+    ``generations`` are the RS-Server generations the client speaks (``"v1"``, ``"v2"``;
+    default ``{"v1"}``): the kit runs each, ``rs simulate`` serves each. ``fake`` is the
+    plugin's fake station for the simulator and the kit, a
+    :class:`rs_core.testing.simulator.FakeStation` or ``"module:NAME"`` naming one (imported
+    only by the simulator); None when the plugin ships none.
     """
 
     kind: str = field(validator=_check_kind)
@@ -128,6 +163,10 @@ class StationType:
     stations: tuple[str, ...] = field(converter=_upper_tuple)
     capabilities: frozenset[str] = field(converter=_str_frozenset, factory=frozenset)
     description: str = ""
+    generations: frozenset[str] = field(
+        converter=_str_frozenset, validator=_check_generations, default=frozenset({"v1"})
+    )
+    fake: Any = field(default=None, validator=_check_fake_ref)
 
     @property
     def default_station(self) -> str | None:
@@ -137,6 +176,11 @@ class StationType:
     def load_client_class(self) -> type[Any]:
         """The client class, imported now if it was given as ``"module:ClassName"``."""
         return load_class(self.client_class)
+
+    def load_fake(self) -> Any:
+        """The plugin's fake station (``rs_core.testing``), imported now if it was given as
+        ``"module:NAME"``; None when the plugin ships none."""
+        return load_object(self.fake) if isinstance(self.fake, str) else self.fake
 
 
 @frozen

@@ -19,5 +19,7 @@ def rs_register_stations() -> Iterator[StationType]:
         client_class="rs_auxip.client:AuxipClient",  # imported when used
         stations=("AUXIP",),
         capabilities=capabilities,
+        generations=("v1", "v2"),
+        fake="rs_auxip.fake:FAKE",  # the simulator's fake station, imported only by it
         description="AUXIP: auxiliary data (ADGS) through RS-Server",
     )

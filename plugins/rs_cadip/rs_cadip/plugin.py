@@ -27,5 +27,7 @@ def rs_register_stations() -> Iterator[StationType]:
         client_class="rs_cadip.client:CadipClient",  # imported when used
         stations=tuple(s.value for s in ECadipStation),
         capabilities=capabilities,
+        generations=("v1", "v2"),
+        fake="rs_cadip.fake:FAKE",  # the simulator's fake station, imported only by it
         description="CADIP: raw downlinked CADU chunks and sessions through RS-Server",
     )

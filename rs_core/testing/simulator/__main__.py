@@ -15,7 +15,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and serve until Ctrl-C / SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="python -m rs_core.testing.simulator",
-        description="Run an RS-Server v1 simulator (ADGS, CADIP, catalog) on this machine.",
+        description="Run an RS-Server simulator (every installed station plugin's fake, "
+        "the catalog) on this machine.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
@@ -26,18 +27,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="accept this key with every station role (repeatable); none: local mode",
     )
     parser.add_argument("--user-login", default="rsuser", help="user_login of the --api-key keys")
-    parser.add_argument("--data", help="folder with adgs_products.json, cadip_files.json, ...")
+    parser.add_argument("--data", help="folder with <list name>.json files (the fakes' lists)")
     parser.add_argument(
         "--synthetic",
         type=int,
         metavar="N",
-        help="serve N synthetic AUX products and N CADU files instead of the fixtures",
+        help="serve about N synthetic records per station fake instead of their fixtures",
     )
     parser.add_argument(
         "--api",
         choices=("v1", "v2"),
         default="v1",
-        help="v1: RS-Server v1 routes; v2: RS-Server 0.2 (/auxip, /cadip, /processes, /jobs)",
+        help="v1: RS-Server v1 routes; v2: RS-Server 0.2/1.0 (STAC stations, /processes, /jobs)",
     )
     parser.add_argument("--staging-duration", type=float, default=0.2)
     parser.add_argument("--staging-failure-rate", type=float, default=0.0)
@@ -49,12 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.synthetic is not None:
-        dataset = Dataset.synthetic(
-            n_products=args.synthetic,
-            n_files=args.synthetic,
-            n_sessions=max(1, args.synthetic // 50),
-            seed=args.seed,
-        )
+        dataset = Dataset.scaled(args.synthetic, seed=args.seed)
     elif args.data:
         dataset = Dataset.from_folder(args.data)
     else:

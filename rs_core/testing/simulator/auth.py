@@ -45,10 +45,12 @@ class ApiKey:
     user_login: str
     iam_roles: tuple[str, ...] = field(factory=tuple, converter=_roles)
     config: dict[str, Any] = field(factory=dict, eq=False, hash=False)
+    all_stations: bool = False
 
     @classmethod
     def full_access(cls, user_login: str = "rsuser") -> ApiKey:
-        """A key with every station role (read and download); catalog access to its own collections.
+        """A key with every station role (read and download; the roles of plugins' fakes too,
+        see :meth:`has_station_role`); catalog access to its own collections.
 
         >>> len(ApiKey.full_access().iam_roles)
         14
@@ -59,12 +61,21 @@ class ApiKey:
                 station_role("cadip", station, "read"),
                 station_role("cadip", station, "download"),
             ]
-        return cls(user_login=user_login, iam_roles=roles)
+        return cls(user_login=user_login, iam_roles=roles, all_stations=True)
 
     def has_role(self, role: str) -> bool:
         """Whether the key holds ``role`` (case-insensitive)."""
         wanted = role.upper()
         return any(held.upper() == wanted for held in self.iam_roles)
+
+    def has_station_role(self, role: str) -> bool:
+        """Whether the key may use a station with ``role``: it holds the role, or it is a
+        :meth:`full_access` key (every station role, plugins' fakes included).
+
+        >>> ApiKey.full_access().has_station_role("rs_edrs_read")
+        True
+        """
+        return self.all_stations or self.has_role(role)
 
     def can_access_collection(self, owner: str, collection: str, access: str) -> bool:
         """Catalog rule: own collections always; others need ``rs_catalog_<owner>:<coll>_<access>``

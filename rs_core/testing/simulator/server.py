@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 from .auth import ApiKey
 from .catalog import Catalog
 from .dataset import Dataset
+from .fakes import FakeContext, FakeStation, StationFakeRoutes, installed_fakes
 from .faults import Fault, FaultList
 from .messages import (
     Headers,
@@ -41,7 +42,7 @@ from .messages import (
     dumps,
     json_response,
 )
-from .stations import StagingJobs, StationRoutes
+from .stations import StagingJobs
 from .v2_staging import StagingProcesses
 from .v2_stations import V2Stations
 
@@ -328,6 +329,7 @@ class RsServerSimulator:
         seed: int = 0,
         require_search_before_staging: bool = True,
         api_version: str = "v1",
+        fakes: Sequence[FakeStation] | None = None,
     ) -> None:
         if api_version not in ("v1", "v2"):
             raise ValueError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
@@ -335,20 +337,29 @@ class RsServerSimulator:
         self.host = host
         self.port = port
         self._api_keys: dict[str, ApiKey] | None = dict(api_keys) if api_keys is not None else None
-        self.dataset = dataset if dataset is not None else Dataset.default()
+        self.fakes: tuple[FakeStation, ...] = tuple(installed_fakes() if fakes is None else fakes)
+        self.dataset = dataset if dataset is not None else Dataset()
+        for fake in self.fakes:  # a list the dataset does not hold: the fake's own records
+            if not all(self.dataset.holds(name) for name in fake.lists):
+                for name, values in fake.default_lists().items():
+                    self.dataset.setdefault(name, values)
         self.staging = StagingJobs(
-            self.dataset,
             duration=staging_duration,
             failure_rate=staging_failure_rate,
             seed=seed,
             require_search_before_staging=require_search_before_staging,
         )
         self.catalog = Catalog(lambda: self.url)
-        self._stations = StationRoutes(self.dataset, self.staging, lambda: self.url)
+        context = FakeContext(self.dataset, lambda: self.url, self.staging, api_version)
+        self._stations: tuple[StationFakeRoutes, ...] = tuple(
+            fake.build(context) for fake in self.fakes
+        )
         self._v2: V2Stations | None = None
         self._v2_staging: StagingProcesses | None = None
         if api_version == "v2":
-            self._v2 = V2Stations(self.dataset, lambda: self.url)
+            self._v2 = V2Stations(
+                service for station in self._stations for service in station.stac_services()
+            )
             self._v2_staging = StagingProcesses(
                 self._v2,
                 self.catalog,
@@ -578,13 +589,16 @@ class RsServerSimulator:
             if isinstance(principal, Response):
                 return principal
             return self.catalog.handle(request, segments[1:], principal)
-        if self._v2 is None and self._stations._match(segments) is not None:
-            principal = self._principal(request)
-            if isinstance(principal, Response):
-                return principal
-            answer = self._stations.handle(request, segments, principal)
-            if answer is not None:
-                return answer
+        if self._v2 is None:
+            for station in self._stations:
+                if not station.owns_v1(segments):
+                    continue
+                principal = self._principal(request)
+                if isinstance(principal, Response):
+                    return principal
+                answer = station.route_v1(request, segments, principal)
+                if answer is not None:
+                    return answer
         return detail_response(404, "Not Found")
 
     def _route_v2(self, request: RecordedRequest, segments: list[str]) -> Response | None:
@@ -594,7 +608,8 @@ class RsServerSimulator:
         if segments in ([], [""]):
             if request.method not in ("GET", "HEAD"):
                 return detail_response(405, "Method Not Allowed")
-            return Response(307, b"", "", (("location", "/auxip"),))
+            first = next(iter(self._v2.services), "")  # RS-Server 0.2 redirects to /auxip
+            return Response(307, b"", "", (("location", f"/{first}"),))
         staging = self._v2_staging.owns(segments)
         if not (staging or self._v2.owns(segments)):
             return None

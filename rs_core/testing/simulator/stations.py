@@ -1,23 +1,24 @@
-"""ADGS and CADIP v1 routes, and the staging state machine behind them.
+"""RS-Server v1 station conventions: the staging state machine, helpers, and the
+:class:`V1Station` building block a plugin's fake is made of.
 
 The checks run in RS-Server's order: API key (403, done by the server before any route), then
 FastAPI's parameter validation (422 with a pydantic list), then the station name (400) and the
 role (401), then the endpoint's own rules.
 
-Staging follows RS-Server v1: a search (file search or session search) registers each returned
-name in the service's status table (``adgs_download_status``; one ``cadip_download_status``
-shared by every CADIP station) as ``NOT_STARTED``. Staging a registered name resets it and
-starts a job that is ``IN_PROGRESS`` at once (RS-Server answers only after its worker marked it
-so) and ends ``DONE`` or ``FAILED`` ``staging_duration`` seconds later. A timer thread ends jobs
-on time (no polling) and every status read also finishes due jobs, so a read after the
-duration never sees a stale state. With ``local=/dir`` a ``DONE`` job leaves a sparse file of
-the product's size at ``/dir/<name>``, written under a temporary name then renamed. Times are
-UTC, ``%Y-%m-%dT%H:%M:%S.%f``.
+Staging follows RS-Server v1: a search registers each returned name in the service's status
+table as ``NOT_STARTED``. Staging a registered name resets it and starts a job that is
+``IN_PROGRESS`` at once (RS-Server answers only after its worker marked it so) and ends
+``DONE`` or ``FAILED`` ``staging_duration`` seconds later; a name no search returned is
+refused with 503 ``{"started": "false"}``. A timer thread ends jobs on time (no polling) and
+every status read also finishes due jobs, so a read after the duration never sees a stale
+state. With ``local=/dir`` a ``DONE`` job leaves a sparse file of the record's size at
+``/dir/<name>``, written under a temporary name then renamed. Times are UTC,
+``%Y-%m-%dT%H:%M:%S.%f``; an unknown name's status is 404.
 
 Example:
-    >>> jobs = StagingJobs(Dataset.synthetic(n_products=1, n_files=0, n_sessions=0), duration=0)
-    >>> name = jobs.dataset.adgs_products[0]["Name"]
-    >>> jobs.stage("adgs", name, None, None)   # never returned by a search: refused
+    >>> jobs = StagingJobs(duration=0)
+    >>> jobs.add_service("things", lambda name: None)
+    >>> jobs.stage("things", "never-searched", None, None)   # never returned by a search
     False
 """
 
@@ -29,14 +30,15 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from attrs import define
 
-from .auth import CADIP_STATIONS, ApiKey, station_role
-from .dataset import Dataset, Record
+from .auth import ApiKey
+from .dataset import Record, RecordIndex, sorted_capped
+from .fakes import FakeContext, check_dataset
 from .messages import (
     RecordedRequest,
     Response,
@@ -46,14 +48,22 @@ from .messages import (
     validation_error,
 )
 
-__all__ = ["StagingJobs", "StationRoutes"]
+__all__ = [
+    "STATUS_FORMAT",
+    "WIRE_FORMAT",
+    "StagingJobs",
+    "V1Station",
+    "feature_collection",
+    "int_param",
+    "inverted_range",
+    "parse_interval",
+    "split_list",
+    "stage_answer",
+    "status_answer",
+]
 
 WIRE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 STATUS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
-_TABLES = {
-    "adgs": ("AdgsDownloadStatus", "adgs_download_status"),
-    "cadip": ("CadipDownloadStatus", "cadip_download_status"),
-}
 
 
 def _now() -> datetime:
@@ -93,28 +103,28 @@ class _Status:
 
 
 class StagingJobs:
-    """The two status tables (``adgs``, ``cadip``) and the jobs that move them.
+    """The v1 status tables (one per service, e.g. one per fake) and the jobs that move them.
 
+    A fake registers its service with :meth:`add_service` (how to find a record by name).
     Thread-safe. ``fail(name)`` makes the current or next job of ``name`` end FAILED (once).
     """
 
     def __init__(
         self,
-        dataset: Dataset,
         duration: float = 0.2,
         failure_rate: float = 0.0,
         seed: int = 0,
         require_search_before_staging: bool = True,
     ) -> None:
-        self.dataset = dataset
         self.duration = max(0.0, float(duration))
         self.failure_rate = float(failure_rate)
         self.require_search_before_staging = require_search_before_staging
         self._rng = random.Random(seed)
         self._cond = threading.Condition()
-        self._seen: dict[str, dict[str, Record]] = {"adgs": {}, "cadip": {}}
-        self._db_ids: dict[str, dict[str, int]] = {"adgs": {}, "cadip": {}}
-        self._tables: dict[str, dict[str, _Status]] = {"adgs": {}, "cadip": {}}
+        self._lookups: dict[str, Callable[[str], Record | None]] = {}
+        self._seen: dict[str, dict[str, Record]] = {}
+        self._db_ids: dict[str, dict[str, int]] = {}
+        self._tables: dict[str, dict[str, _Status]] = {}
         self._forced: dict[str, str] = {}
         self._heap: list[tuple[float, int, str, str, int]] = []
         self._seq = 0
@@ -150,8 +160,16 @@ class StagingJobs:
 
     # -- table operations -----------------------------------------------------------------
 
+    def add_service(self, service: str, lookup: Callable[[str], Record | None]) -> None:
+        """Give ``service`` a status table; ``lookup(name)`` finds a record (relaxed mode)."""
+        with self._cond:
+            self._lookups[service] = lookup
+            self._seen.setdefault(service, {})
+            self._db_ids.setdefault(service, {})
+            self._tables.setdefault(service, {})
+
     def _lookup(self, service: str) -> Callable[[str], Record | None]:
-        return self.dataset.find_product if service == "adgs" else self.dataset.find_file
+        return self._lookups[service]
 
     def _entry(self, service: str, name: str, relaxed: bool) -> _Status | None:
         """The status entry of ``name``, materialised from the "seen" names on first use."""
@@ -276,7 +294,7 @@ def _write_sparse(folder: str, name: str, size: int) -> None:
         raise
 
 
-def _feature_collection(records: Sequence[Record]) -> bytes:
+def feature_collection(records: Sequence[Record]) -> bytes:
     count = len(records)
     head = b'{"type":"FeatureCollection","numberMatched":%d,"numberReturned":%d,"features":[' % (
         count,
@@ -285,7 +303,7 @@ def _feature_collection(records: Sequence[Record]) -> bytes:
     return head + b",".join(rec.feature_json for rec in records) + b"]}"
 
 
-def _parse_interval(text: str) -> tuple[float, float] | Response:
+def parse_interval(text: str) -> tuple[float, float] | Response:
     parts = text.split("/")
     if len(parts) != 2:
         return detail_response(422, "Missing start/stop")
@@ -299,7 +317,7 @@ def _parse_interval(text: str) -> tuple[float, float] | Response:
     return bounds[0], bounds[1]
 
 
-def _inverted(start: float, stop: float) -> Response:
+def inverted_range(start: float, stop: float) -> Response:
     def show(value: float) -> str:
         return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -308,7 +326,7 @@ def _inverted(start: float, stop: float) -> Response:
     )
 
 
-def _int_param(
+def int_param(
     request: RecordedRequest, name: str, default: int, errors: list[dict[str, Any]]
 ) -> int:
     raw = request.param(name)
@@ -328,165 +346,189 @@ def _int_param(
         return default
 
 
-def _split(value: str | None) -> list[str]:
+def split_list(value: str | None) -> list[str]:
     if not value:
         return []
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-class StationRoutes:
-    """The ADGS and CADIP v1 endpoints over one :class:`Dataset` and :class:`StagingJobs`."""
+def stage_answer(
+    jobs: StagingJobs, service: str, request: RecordedRequest, denied: Response | None = None
+) -> Response:
+    """v1 staging (``?name=N[&local=][&obs=]``): 200 ``{"started": "true"}``, or 503
+    ``{"started": "false"}`` for a name the status table does not know; ``denied`` (a 400/401
+    of the caller's checks) is answered after the parameter validation, as RS-Server does."""
+    name = request.param("name")
+    if name is None:
+        return validation_error([missing_query("name")])
+    if denied is not None:
+        return denied
+    if jobs.stage(service, name, request.param("local"), request.param("obs")):
+        return json_response(200, {"started": "true"})
+    return json_response(503, {"started": "false"})
 
-    def __init__(self, dataset: Dataset, jobs: StagingJobs, base_url: Callable[[], str]) -> None:
-        self.dataset = dataset
-        self.jobs = jobs
-        self.base_url = base_url
 
-    def handle(
-        self, request: RecordedRequest, segments: list[str], principal: ApiKey | None
-    ) -> Response | None:
-        """Answer a station route, or None when ``segments`` is not one."""
-        route = self._match(segments)
-        if route is None:
+def status_answer(
+    jobs: StagingJobs,
+    service: str,
+    request: RecordedRequest,
+    denied: Response | None = None,
+    not_found: Callable[[str], str] | None = None,
+) -> Response:
+    """v1 status (``?name=N``): the status object, or 404 ``{"detail": not_found(name)}``."""
+    name = request.param("name")
+    if name is None:
+        return validation_error([missing_query("name")])
+    if denied is not None:
+        return denied
+    status = jobs.status(service, name)
+    if status is None:
+        detail = not_found(name) if not_found else f"No status entry found for name={name!r}"
+        return detail_response(404, detail)
+    return json_response(200, status)
+
+
+def _v1_record(feature: Mapping[str, Any], order: int) -> Record:
+    properties = feature.get("properties") or {}
+    assets = feature.get("assets") or {}
+    size = next((a.get("file:size") for a in assets.values() if isinstance(a, dict)), 0)
+    item_id = str(feature.get("id"))
+    source = {
+        "Name": item_id,
+        "Id": str(uuid.uuid5(uuid.NAMESPACE_URL, item_id)),
+        "Size": size or 0,
+        "PublicationDate": properties.get("created"),
+    }
+    return Record(source, dict(feature), order, properties.get("created"))
+
+
+class V1Station:
+    """A fake v1 station over a list of STAC features: the building block of a plugin's fake.
+
+    Serves ``GET <search_path>?datetime=S/E[&limit][&sortby][&<filter params>]`` (features
+    ``created`` in ``[S, E]``; ``datetime`` required; default sort ``-created``), staging
+    ``GET <staging_path>?name=N`` and ``GET <status_path>?name=N`` with the kit's rules (see
+    :mod:`.fakes`). ``filters`` maps extra query parameters to the property they must equal
+    (``{"product_type": "edrs:product_type"}``); ``routes`` adds GET routes by path
+    (``handler(request)`` answers a :class:`Response` or ``(status, value)``). A fake with its
+    own mapping passes ready :class:`~.dataset.Record` objects as ``records`` (``features``
+    is then ignored); ``not_found(name)`` words the status 404. In cluster mode a key needs the role
+    ``rs_<service>_read`` to search and ``rs_<service>_download`` to stage (a
+    :meth:`~.auth.ApiKey.full_access` key holds every station role). The dataset is checked
+    at construction (:func:`~.fakes.check_dataset`).
+
+    Example:
+        >>> from .fakes import FakeContext
+        >>> features = [{"id": f"f{i}", "properties": {"created": f"202{i}-01-01T00:00:00Z"},
+        ...              "assets": {"file": {"file:size": 10}}} for i in range(3)]
+        >>> context = FakeContext(None, lambda: "http://x", StagingJobs())  # type: ignore[arg-type]
+        >>> V1Station(context, "things", features).search_path
+        '/things/search'
+    """
+
+    def __init__(
+        self,
+        context: FakeContext,
+        service: str,
+        features: Sequence[Mapping[str, Any]],
+        *,
+        search_path: str | None = None,
+        staging_path: str | None = None,
+        status_path: str | None = None,
+        filters: Mapping[str, str] | None = None,
+        routes: Mapping[str, Callable[[RecordedRequest], Response | tuple[int, Any]]] | None = None,
+        records: Sequence[Record] | None = None,
+        not_found: Callable[[str], str] | None = None,
+    ) -> None:
+        check_dataset((r.feature for r in records) if records else features, service)
+        self.service = service
+        self.not_found = not_found
+        self.jobs = context.jobs
+        self.search_path = search_path or f"/{service}/search"
+        self.staging_path = staging_path or f"/{service}"
+        self.status_path = status_path or f"/{service}/status"
+        self.filters = dict(filters or {})
+        self.routes = dict(routes or {})
+        if records is None:
+            records = [_v1_record(f, i) for i, f in enumerate(features)]
+        self.index = RecordIndex(list(records))
+        self.jobs.add_service(service, self.index.by_name.get)
+
+    def stac_services(self) -> Sequence[Any]:
+        """None: a v1 station."""
+        return ()
+
+    def _denied(self, principal: ApiKey | None, access: str) -> Response | None:
+        role = f"rs_{self.service}_{access}"
+        if principal is None or principal.has_station_role(role):
             return None
-        if request.method != "GET":
-            return detail_response(405, "Method Not Allowed")
-        kind, station, action = route
-        return getattr(self, f"_{action}")(request, kind, station, principal)  # type: ignore[no-any-return]
-
-    @staticmethod
-    def _match(segments: list[str]) -> tuple[str, str, str] | None:
-        if segments[:2] == ["adgs", "aux"]:
-            adgs_actions = {(): "stage", ("search",): "search", ("status",): "status"}
-            action = adgs_actions.get(tuple(segments[2:]))
-            return ("adgs", "adgs", action) if action else None
-        if len(segments) >= 3 and segments[0] == "cadip":
-            cadip_actions = {
-                ("cadu", "search"): "search",
-                ("session",): "sessions",
-                ("cadu",): "stage",
-                ("cadu", "status"): "status",
-            }
-            action = cadip_actions.get(tuple(segments[2:]))
-            return ("cadip", segments[1], action) if action else None
-        return None
-
-    @staticmethod
-    def _authorise(
-        kind: str, station: str, access: str, principal: ApiKey | None
-    ) -> Response | None:
-        if kind == "cadip" and station.lower() not in CADIP_STATIONS:
-            return detail_response(400, f"Unknown CADIP station: {station!r}")
-        if principal is None:
-            return None
-        if principal.has_role(station_role(kind, station, access)):
-            return None
-        full = "adgs" if kind == "adgs" else f"cadip_{station.lower()}"
         return detail_response(
             401,
             f"Authorization key does not include the right role to {access} "
-            f"from the {full!r} station",
+            f"from the {self.service!r} station",
         )
 
-    # -- endpoints ------------------------------------------------------------------------
+    def owns_v1(self, segments: list[str]) -> bool:
+        """Whether ``segments`` is one of the station's paths."""
+        path = "/" + "/".join(segments)
+        return path in (self.search_path, self.staging_path, self.status_path) or (
+            path in self.routes
+        )
 
-    def _search(
-        self, request: RecordedRequest, kind: str, station: str, principal: ApiKey | None
-    ) -> Response:
+    def route_v1(
+        self, request: RecordedRequest, segments: list[str], principal: ApiKey | None
+    ) -> Response | None:
+        """Answer the station's paths (GET only), or None."""
+        path = "/" + "/".join(segments)
+        handlers: dict[str, Callable[[RecordedRequest, ApiKey | None], Response]] = {
+            self.search_path: self._search,
+            self.staging_path: lambda r, p: stage_answer(
+                self.jobs, self.service, r, self._denied(p, "download")
+            ),
+            self.status_path: lambda r, p: status_answer(
+                self.jobs, self.service, r, self._denied(p, "download"), self.not_found
+            ),
+        }
+        handler = handlers.get(path)
+        extra = self.routes.get(path)
+        if handler is None and extra is None:
+            return None
+        if request.method != "GET":
+            return detail_response(405, "Method Not Allowed")
+        if extra is not None:
+            denied = self._denied(principal, "read")
+            if denied is not None:
+                return denied
+            answer = extra(request)
+            return answer if isinstance(answer, Response) else json_response(*answer)
+        assert handler is not None
+        return handler(request, principal)
+
+    def _search(self, request: RecordedRequest, principal: ApiKey | None) -> Response:
         errors: list[dict[str, Any]] = []
         interval = request.param("datetime")
-        if kind == "adgs" and interval is None:
+        if interval is None:
             errors.append(missing_query("datetime"))
-        limit = _int_param(request, "limit", 1000, errors)
+        limit = int_param(request, "limit", 1000, errors)
         if errors:
             return validation_error(errors)
-        denied = self._authorise(kind, station, "read", principal)
+        denied = self._denied(principal, "read")
         if denied is not None:
             return denied
-        session_ids = _split(request.param("session_id")) if kind == "cadip" else []
-        if kind == "cadip" and not (interval or session_ids):
-            return detail_response(400, "Missing search parameters")
-        start: float | None = None
-        stop: float | None = None
-        if interval or kind == "adgs":
-            parsed = _parse_interval(interval or "")
-            if isinstance(parsed, Response):
-                return parsed
-            start, stop = parsed
+        parsed = parse_interval(interval or "")
+        if isinstance(parsed, Response):
+            return parsed
+        start, stop = parsed
         if limit < 1:
             return detail_response(422, "Pagination cannot be less 0")
-        if start is not None and stop is not None and start > stop:
-            return _inverted(start, stop)
-        sortby = request.param("sortby") or "-created"
-        if kind == "adgs":
-            assert start is not None and stop is not None
-            records = self.dataset.search_products(start, stop, limit, sortby)
-        else:
-            records = self.dataset.search_files(start, stop, session_ids or None, limit, sortby)
-        self.jobs.register(kind, records)
-        return Response(200, _feature_collection(records))
-
-    def _sessions(
-        self, request: RecordedRequest, kind: str, station: str, principal: ApiKey | None
-    ) -> Response:
-        denied = self._authorise(kind, station, "read", principal)
-        if denied is not None:
-            return denied
-        ids = _split(request.param("id"))
-        platforms = _split(request.param("platform"))
-        start_date, stop_date = request.param("start_date"), request.param("stop_date")
-        start: float | None = None
-        stop: float | None = None
-        if start_date and stop_date:
-            parsed = _parse_interval(f"{start_date}/{stop_date}")
-            if isinstance(parsed, Response):
-                return parsed
-            start, stop = parsed
-        if not (ids or platforms or start is not None):
-            return detail_response(400, "Missing search parameters")
-        if station.lower() != "cadip":
-            return Response(500, b"Internal Server Error", "text/plain; charset=utf-8")
-        sessions = self.dataset.search_sessions(ids or None, platforms or None, start, stop)
-        base = self.base_url()
-        features = [self.dataset.session_feature(session, base) for session in sessions]
-        for session in sessions:
-            self.jobs.register("cadip", self.dataset.session_files(session.session_id))
-        return json_response(
-            200,
-            {
-                "type": "FeatureCollection",
-                "numberMatched": len(features),
-                "numberReturned": len(features),
-                "features": features,
-            },
-        )
-
-    def _stage(
-        self, request: RecordedRequest, kind: str, station: str, principal: ApiKey | None
-    ) -> Response:
-        name = request.param("name")
-        if name is None:
-            return validation_error([missing_query("name")])
-        denied = self._authorise(kind, station, "download", principal)
-        if denied is not None:
-            return denied
-        if self.jobs.stage(kind, name, request.param("local"), request.param("obs")):
-            return json_response(200, {"started": "true"})
-        return json_response(503, {"started": "false"})
-
-    def _status(
-        self, request: RecordedRequest, kind: str, station: str, principal: ApiKey | None
-    ) -> Response:
-        name = request.param("name")
-        if name is None:
-            return validation_error([missing_query("name")])
-        denied = self._authorise(kind, station, "download", principal)
-        if denied is not None:
-            return denied
-        status = self.jobs.status(kind, name)
-        if status is None:
-            cls, table = _TABLES[kind]
-            return detail_response(
-                404, f"No {cls} entry found in table {table!r} for name={name!r}"
-            )
-        return json_response(200, status)
+        if start > stop:
+            return inverted_range(start, stop)
+        wanted = {p: request.param(p) for p in self.filters if request.param(p) is not None}
+        records = [
+            rec
+            for rec in ([] if start == stop else self.index.between(start, stop))
+            if all(rec.feature["properties"].get(self.filters[p]) == v for p, v in wanted.items())
+        ]
+        records = sorted_capped(records, request.param("sortby") or "-created", limit)
+        self.jobs.register(self.service, records)
+        return Response(200, feature_collection(records))

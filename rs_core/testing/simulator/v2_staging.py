@@ -8,9 +8,10 @@ when it failed at once** (the status is in the body), as the real server does:
   (the API key's ``user_login``, non-alphanumerics removed; in local mode ``inputs.owner`` or
   the OS user), else the job is ``failed`` with the recorded message
   ``Failed to start the staging process. Checking the collection 'C' failed !``;
-- ``href`` must be one of this simulator's ``/auxip`` or ``/cadip`` item searches (answered as a
-  GET with the caller's key); ``value`` features must be items of the dataset (by id, AUXIP
-  first, then CADIP). Otherwise the job is ``failed`` at once (the simulator's message: the
+- ``href`` must be one of this simulator's STAC station searches (answered as a
+  GET with the caller's key); ``value`` features must be items of a station service (by id,
+  services in the order served). ``asset_names`` (RS-Server 1.0a14) keeps only the named
+  assets. Otherwise the job is ``failed`` at once (the simulator's message: the
   real one was not recorded).
 
 A started job is ``accepted`` in the POST answer, ``running`` (``progress`` growing) until
@@ -18,7 +19,9 @@ A started job is ``accepted`` in the POST answer, ``running`` (``progress`` grow
 (``staging_failure_rate``, or ``fail_staging(name)`` with an item id or asset name of the job).
 On success each item lands in the catalog collection (replacing an item of the same id), its
 asset hrefs rewritten to ``s3://rs-cluster-catalog/stations/<owner>/<collection>/<asset key>``.
-``DELETE /jobs/{id}`` dismisses a job (``dismissed``; a running job then stages nothing).
+``GET /jobs/{id}/results`` of a successful job lists the staged item ids and asset names (the
+simulator's shape; 404 before). ``DELETE /jobs/{id}`` dismisses a job (``dismissed``; a
+running job then stages nothing).
 Jobs advance lazily: on every request the simulator serves and on every ``snapshot``.
 
 Example:
@@ -108,6 +111,23 @@ class Job:
         for item in self.items:
             found.update(str(name) for name in (item.get("assets") or {}))
         return found
+
+
+def _keep_assets(job: Job, names: Any) -> str | None:
+    """RS-Server 1.0a14's ``asset_names``: stage only these assets (items left without one
+    are dropped); an error message when the input is bad or nothing is left."""
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return "Failed to start the staging process. 'asset_names' must be a list of names"
+    wanted = set(names)
+    kept: list[dict[str, Any]] = []
+    for item in job.items:
+        assets = {k: v for k, v in (item.get("assets") or {}).items() if k in wanted}
+        if assets:
+            kept.append({**item, "assets": assets})
+    if not kept:
+        return "Failed to start the staging process. No asset named in 'asset_names'"
+    job.items = kept
+    return None
 
 
 class StagingProcesses:
@@ -225,9 +245,25 @@ class StagingProcesses:
                     elif job.status != "dismissed":
                         job.status, job.message = "dismissed", "Job dismissed"
                 return json_response(200, job.to_json())
+            if len(segments) == 3 and segments[::2] == ["jobs", "results"] and method == "GET":
+                return self._results(segments[1])
             if segments[:1] == ["processes"] and method == "GET":
                 return json_response(404, {"message": f"Process {segments[-1]!r} not found"})
         return json_response(404, {"message": "Not Found"})
+
+    def _results(self, job_id: str) -> Response:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return json_response(404, {"message": f"Job with ID {job_id} not found"})
+        if job.status != "successful":
+            return json_response(
+                404, {"message": f"Job with ID {job_id} has no results (status {job.status})"}
+            )
+        staged = [
+            {"id": str(item.get("id")), "assets": sorted(item.get("assets") or {})}
+            for item in job.items
+        ]
+        return json_response(200, {"collection": job.collection, "items": staged})
 
     # -- execution ------------------------------------------------------------------------
 
@@ -262,6 +298,8 @@ class StagingProcesses:
         job.owner = self._owner(inputs, principal)
         job.collection = str(inputs["collection"])
         failure = self._prepare(job, inputs.get("items"), request.headers)
+        if failure is None and inputs.get("asset_names") is not None:
+            failure = _keep_assets(job, inputs["asset_names"])
         if failure is not None:
             job.status, job.message = "failed", failure
             self._jobs[job.job_id] = job
@@ -299,9 +337,8 @@ class StagingProcesses:
         parts = urlsplit(href)
         ours = urlsplit(self.base_url())
         path = parts.path
-        if (parts.netloc and parts.netloc != ours.netloc) or not path.startswith(
-            ("/auxip/", "/cadip/")
-        ):
+        prefixes = tuple(f"/{service}/" for service in self.stations.services)
+        if (parts.netloc and parts.netloc != ours.netloc) or not path.startswith(prefixes):
             return f"Failed to start the staging process. Unable to get the items from {href!r}"
         key = headers.get("x-api-key")
         forwarded = Headers([("x-api-key", key)] if key else [])
@@ -320,7 +357,7 @@ class StagingProcesses:
         resolved: list[dict[str, Any]] = []
         for feature in features or []:
             item_id = str(feature.get("id")) if isinstance(feature, dict) else ""
-            for service in ("auxip", "cadip"):
+            for service in self.stations.services:
                 item = self.stations.find(service, item_id)
                 if item is not None:
                     coll = str(feature.get("collection") or service)

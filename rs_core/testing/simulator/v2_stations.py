@@ -1,63 +1,42 @@
-"""The RS-Server 0.2 (v2) station face: ``/auxip`` and ``/cadip`` as read-only STAC APIs.
+"""STAC station services (RS-Server 0.2 and 1.0): the :class:`StacService` building block.
 
-Serves the same :class:`~rs_core.testing.simulator.dataset.Dataset` as the v1 face, mapped the
-way RS-Server 0.2 maps the stations' OData records (checked field by field against the
-recordings in ``shared/fixtures/rs-server-v2``, which were produced from these very records).
+A plugin's fake serves each of its STAC services (``/auxip``, ``/cadip``, ``/prip``...) as a
+:class:`StacService` over a list of :class:`V2Item` (the items as the real server maps them)
+and its :class:`StacCollection` list; :class:`V2Stations` routes ``/<service>/...`` to them.
 
-Collections (from the recorded ``auxip_collections.json`` / ``cadip_collections.json``; every
-station name serves the same records, as in the recording set-up):
+What a service serves: the landing page, ``/conformance``, ``/queryables``, ``/collections``,
+``/collections/{id}`` (404 ``{"code": "NotFound", "description": "Unknown <SERVICE>
+collection: 'x'"}`` for an unknown one), ``/collections/{id}/queryables`` (the service's
+queryables, or ``{}`` when ``collection_queryables`` is false, a recorded 0.2 quirk),
+``/collections/{id}/items[/{item}]`` and ``GET|POST /search``.
 
-- AUXIP: stations ``adgs`` and ``adgs2``; per station one ``<station>`` collection with every
-  product (``query`` null) and one ``<station>_<product type, lower-case>`` collection per
-  product type of RS-Server's search config, whose ``query`` is ``{"productType": T}``: a
-  product belongs to it when its ``productType`` attribute equals ``T`` (exact match; the
-  recorded ``OPER_AUX_RESORB_OPODs`` collection therefore matches nothing).
-- CADIP: stations ``cadip``, ``mti``, ``sgs``; per station one ``<station>`` collection with every
-  session and ``<station>_sentinel1|2|3|5`` whose ``query`` is ``{"Satellite": "S1A, S1B,
-  S1C"}`` etc.: a session belongs to it when its ``Satellite`` is in that list.
-
-Items (RS-Server's OData -> STAC mapping):
-
-- AUXIP product: ``id`` = ``Name`` without its last extension; properties ``datetime`` and
-  ``start_datetime`` = ``ContentDate.Start``, ``end_datetime`` = ``ContentDate.End``,
-  ``created`` and ``published`` = ``PublicationDate``, ``platform`` =
-  ``<platformShortName><platformSerialIdentifier>`` lower-case (``sentinel-1a``),
-  ``constellation`` = ``platformShortName`` lower-case, ``auxip:id`` = ``Id``, ``product:type``
-  = ``productType``, ``processing:datetime`` = ``processingDate``, ``processing:facility`` =
-  ``processingCenter``; one asset keyed by ``Name``: ``href`` ``<sim>/Products(<Id>)/$value``,
-  ``type``, ``file:size``, ``file:checksum`` (the server's unevaluated template
-  ``$.Checksum[0].Value``, a real quirk) and ``eviction_datetime``.
-- CADIP session: ``id`` = ``SessionId``; ``datetime`` and ``published`` = ``PublicationDate``,
-  ``start_datetime`` = ``DownlinkStart``, ``end_datetime`` = the latest ``PublicationDate`` of
-  its files (``DownlinkStop`` without files), ``platform``/``constellation`` from
-  ``Satellite`` (``S1A`` -> ``sentinel-1a``/``sentinel-1``), ``sat:absolute_orbit`` =
-  ``DownlinkOrbit`` and the ``cadip:*`` fields; its assets are its CADU files keyed by file
-  name, by publication date (station order for ties): ``href`` ``<sim>/Files(<Id>)/$value``,
-  ``title``, ``roles: ["cadu"]``,
-  ``cadip:*``, ``created``, ``eviction_datetime``, ``file:size``.
-
-Searches (as RS-Server asks the station): ``datetime`` filters ``PublicationDate`` (both
-bounds inclusive, open ``..`` bounds allowed), default order ``PublicationDate`` descending
-(``sortby=+created`` ascending; other fields sort on the property), ``limit`` default 10,
-pages of ``limit`` (``page`` parameter or ``token=next:page=N`` / ``prev:page=N``, the token
-wins). A ``next`` link is given when the page is full, a ``previous`` link from page 2; their
-query is the request's own (decoded, ``token`` removed) plus the new token, so a ``page=2``
-request's link keeps ``page=2`` (the recorded quirk). ``filter`` supports what
-:mod:`.cql2` supports (else 422).
+Searches: ``datetime`` filters the publication date (both bounds inclusive, open ``..``
+bounds allowed); ``collections`` (a comma list on GET, a JSON list on POST) selects the
+collections, and an item is served in the first of them holding it; a collection the
+service does not have gives **200 with no features** (RS-Server 1.0; ``/collections/x`` stays
+404); without ``collections`` the ``default_collections`` are searched (all when None).
+``ids``, ``bbox`` (``minx,miny,maxx,maxy``; items without a geometry never match) and
+``intersects`` (a GeoJSON geometry, compared by bounding boxes: a documented simplification)
+narrow it; ``filter`` supports what :mod:`.cql2` supports (cql2-text on GET, cql2-json on
+POST; else 422). ``sortby`` (``+f``/``-f``, or the POST list form) sorts on a property;
+``default_sort`` when absent; a field outside ``sortable`` (when given) is refused with 404
+"not sortable", as RS-Server 1.0 does. Paging: ``limit`` (default 10), pages by ``page`` or
+``token=next:page=N`` / ``prev:page=N`` (the token wins); a ``next`` link when the page is
+full, ``previous`` from page 2, their query the request's own (decoded, ``token`` removed)
+plus the new token (a recorded 0.2 quirk: a ``page=2`` request's link keeps ``page=2``); POST
+links carry the body.
 
 Performance: each item is serialised once, with ``{{sim}}`` / ``{{coll}}`` placeholders for
 the simulator URL and the collection id; a page is a ``bisect`` plus a slice, a join and two
 ``bytes.replace``.
 
-Errors the simulator chose where the recordings say nothing (documented guesses): unknown
-collection -> 404 ``{"code": "NotFound", "description": "Unknown AUXIP collection: 'x'"}``;
-bad ``datetime`` -> 400 ``{"code": "BadRequest", ...}``; bad filter -> 422 ``{"detail": ...}``.
-
 Example:
-    >>> from .dataset import Dataset
-    >>> stac = V2Stations(Dataset.default(), lambda: "http://127.0.0.1:1")
-    >>> [c["id"] for c in stac.collections("cadip")][:4]
-    ['cadip', 'mti', 'sgs', 'cadip_sentinel1']
+    >>> item = V2Item("a", stac_item("things", "a", {"created": "2024-01-01T00:00:00Z",
+    ...     "published": "2024-01-01T00:00:00Z"}, {}), 0, 1704067200.0)
+    >>> service = StacService("things", [item], [StacCollection("things", "all", "all")],
+    ...                       base_url=lambda: "http://127.0.0.1:1")
+    >>> [c["id"] for c in service.collections()]
+    ['all']
 """
 
 from __future__ import annotations
@@ -67,17 +46,28 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 from urllib.parse import unquote
 
-from .auth import ApiKey, station_role
+from .auth import ApiKey
 from .cql2 import Cql2Error, Node, matches
 from .cql2 import parse as parse_cql2
-from .dataset import Dataset, parse_odata_date
+from .dataset import parse_odata_date
+from .fakes import check_dataset
 from .messages import RecordedRequest, Response, dumps, json_response, validation_error
 
-__all__ = ["AUXIP_PRODUCT_TYPES", "CADIP_PLATFORM_GROUPS", "V2Item", "V2Stations"]
+__all__ = [
+    "COLL",
+    "SIM",
+    "StacCollection",
+    "StacService",
+    "V2Item",
+    "V2Stations",
+    "code_response",
+    "item_links",
+    "published_epoch",
+    "stac_item",
+]
 
 SIM = "{{sim}}"
 COLL = "{{coll}}"
@@ -86,27 +76,6 @@ SCHEMA_JSON = "application/schema+json"
 DEFAULT_LIMIT = 10
 FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 TIMESTAMPS_EXTENSION = "https://stac-extensions.github.io/timestamps/v1.1.0/schema.json"
-AUXIP_EXTENSION = "https://home.rs-python.eu/auxip-stac-extension/v1.1.0/schema.json"
-CADIP_EXTENSION = "https://home.rs-python.eu/cadip-stac-extension/v1.3.0/schema.json"
-AUXIP_STATIONS = ("adgs", "adgs2")
-AUXIP_PRODUCT_TYPES = (
-    "AUX_PP2",
-    "OPER_AUX_ECMWFD_PDMC",
-    "OPER_AUX_OBMEMC",
-    "OPER_AUX_OBMEMC_PDMC",
-    "OPER_AUX_PREORB_OPOD",
-    "OPER_AUX_RESORB_OPOD",
-    "OPER_AUX_RESORB_OPODs",
-    "OPER_MPL_ORBPRE",
-    "OPER_MPL_ORBSCT",
-)
-CADIP_STATIONS_V2 = ("cadip", "mti", "sgs")
-CADIP_PLATFORM_GROUPS = (
-    ("sentinel1", "Sentinel-1", "S1A, S1B, S1C"),
-    ("sentinel2", "Sentinel-2", "S2A, S2B, S2C"),
-    ("sentinel3", "Sentinel-3", "S3A, S3B"),
-    ("sentinel5", "Sentinel-5", "S5P"),
-)
 CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
@@ -143,18 +112,6 @@ _LICENSE_LINK = {
     "type": "application/pdf",
     "title": "Legal notice on the use of Copernicus Sentinel Data and Service Information",
 }
-_DESCRIBED_BY = {
-    "auxip": (
-        "https://sentiwiki.copernicus.eu/web/copernicus-operations"
-        "#CopernicusOperations-AuxiliaryDataGathering",
-        "Auxiliary Data",
-    ),
-    "cadip": (
-        "https://sentiwiki.copernicus.eu/web/copernicus-operations"
-        "#CopernicusOperations-DataAcquisition",
-        "Data Acquisition",
-    ),
-}
 _QUERYABLES_RELATION = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _DATE_FIELDS = frozenset(
@@ -162,18 +119,7 @@ _DATE_FIELDS = frozenset(
 )
 
 
-def _ms(value: Any) -> Any:
-    """``2025-10-10T18:41:42.000000Z`` -> ``2025-10-10T18:41:42.000Z`` (other values as-is)."""
-    if not isinstance(value, str) or not value:
-        return value
-    try:
-        moment = parse_odata_date(value).replace(tzinfo=None)
-    except ValueError:
-        return value
-    return moment.isoformat(timespec="milliseconds") + "Z"
-
-
-def _epoch(value: Any) -> float:
+def published_epoch(value: Any) -> float:
     if not isinstance(value, str) or not value:
         return -math.inf
     try:
@@ -182,36 +128,8 @@ def _epoch(value: Any) -> float:
         return -math.inf
 
 
-def _attributes(odata: Mapping[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for attribute in odata.get("Attributes") or ():
-        if isinstance(attribute, Mapping) and "Name" in attribute:
-            found[str(attribute["Name"])] = attribute.get("Value")
-    return found
-
-
-def _platform(short_name: Any, serial: Any) -> tuple[str | None, str | None]:
-    if not isinstance(short_name, str) or not short_name:
-        return None, None
-    constellation = short_name.lower()
-    return f"{constellation}{str(serial or '').lower()}", constellation
-
-
-def _satellite_platform(satellite: str) -> tuple[str | None, str | None]:
-    """``S1A`` -> (``sentinel-1a``, ``sentinel-1``); ``S5P`` -> ``sentinel-5P`` twice."""
-    if len(satellite) != 3 or satellite[0] != "S":
-        return None, None
-    if satellite == "S5P":
-        return "sentinel-5P", "sentinel-5P"
-    return f"sentinel-{satellite[1]}{satellite[2].lower()}", f"sentinel-{satellite[1]}"
-
-
-def _strip_extension(name: str) -> str:
-    return name.rsplit(".", 1)[0] if "." in name else name
-
-
 class V2Item:
-    """One v2 STAC item (an AUX product or a CADIP session) and its serialised template.
+    """One v2 STAC item and its serialised template (``tags``: what collections match on).
 
     ``template`` is the feature's JSON with ``{{sim}}`` and ``{{coll}}`` placeholders;
     ``values`` are the queryables a filter sees (the properties plus ``id`` and ``Name``).
@@ -222,9 +140,8 @@ class V2Item:
         "feature",
         "item_id",
         "order",
-        "product_type",
         "published",
-        "satellite",
+        "tags",
         "template",
         "values",
     )
@@ -236,8 +153,7 @@ class V2Item:
         self.published = published
         self.template = _ENCODER.encode(feature).encode("utf-8")
         self.values: dict[str, Any] = {"id": item_id, **feature["properties"]}
-        self.product_type: str | None = None
-        self.satellite: str | None = None
+        self.tags: dict[str, Any] = {}
         self._sort_cache: dict[str, Any] = {}
 
     def sort_value(self, field: str) -> Any:
@@ -249,7 +165,9 @@ class V2Item:
         cached = self._sort_cache.get(field)
         if cached is None:
             value = self.values.get(field)
-            cached = _epoch(value) if field in _DATE_FIELDS else (str(value) if value else "")
+            cached = (
+                published_epoch(value) if field in _DATE_FIELDS else (str(value) if value else "")
+            )
             self._sort_cache[field] = cached
         return cached
 
@@ -272,168 +190,126 @@ def _item_links(service: str, item_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def auxip_item(odata: Mapping[str, Any], order: int) -> V2Item:
-    """Map one AUX product's OData record into its v2 item."""
-    name = str(odata.get("Name", ""))
-    item_id = _strip_extension(name)
-    attributes = _attributes(odata)
-    content = odata.get("ContentDate") or {}
-    platform, constellation = _platform(
-        attributes.get("platformShortName"), attributes.get("platformSerialIdentifier")
-    )
-    published = odata.get("PublicationDate")
-    properties = {
-        "datetime": content.get("Start"),
-        "created": published,
-        "start_datetime": content.get("Start"),
-        "end_datetime": content.get("End"),
-        "platform": platform,
-        "constellation": constellation,
-        "auxip:id": odata.get("Id"),
-        "published": published,
-        "product:type": attributes.get("productType"),
-        "processing:datetime": attributes.get("processingDate"),
-        "processing:facility": attributes.get("processingCenter"),
-    }
-    try:
-        size = int(odata.get("ContentLength") or 0)
-    except (TypeError, ValueError):
-        size = 0
-    feature = {
+def item_links(service: str, item_id: str) -> list[dict[str, Any]]:
+    """An item's links as RS-Server writes them (with the ``{{sim}}``/``{{coll}}`` holes)."""
+    coll = f"{SIM}/{service}/collections/{COLL}"
+    return [
+        {"rel": "collection", "type": "application/json", "href": coll},
+        {"rel": "parent", "type": "application/json", "href": coll},
+        {"rel": "root", "type": "application/json", "href": f"{SIM}/{service}/"},
+        {"rel": "self", "type": GEOJSON, "href": f"{coll}/items/{item_id}"},
+    ]
+
+
+def stac_item(
+    service: str,
+    item_id: str,
+    properties: Mapping[str, Any],
+    assets: Mapping[str, Any],
+    *,
+    geometry: Mapping[str, Any] | None = None,
+    extensions: Sequence[str] = (FILE_EXTENSION, TIMESTAMPS_EXTENSION),
+) -> dict[str, Any]:
+    """A STAC item dict of ``service`` in RS-Server's key order, with the ``{{sim}}`` (the
+    simulator URL, e.g. in asset hrefs) and ``{{coll}}`` (the collection served) holes."""
+    feature: dict[str, Any] = {
         "type": "Feature",
-        "geometry": None,
-        "properties": properties,
+        "geometry": dict(geometry) if geometry is not None else None,
+        "properties": dict(properties),
         "id": item_id,
         "stac_version": "1.0.0",
-        "assets": {
-            name: {
-                "href": f"{SIM}/Products({odata.get('Id')})/$value",
-                "type": odata.get("ContentType") or "application/octet-stream",
-                "file:size": size,
-                "file:checksum": "$.Checksum[0].Value",
-                "eviction_datetime": odata.get("EvictionDate"),
-            }
-        },
-        "links": _item_links("auxip", item_id),
-        "stac_extensions": [AUXIP_EXTENSION, FILE_EXTENSION, TIMESTAMPS_EXTENSION],
+        "assets": dict(assets),
+        "links": item_links(service, item_id),
+        "stac_extensions": list(extensions),
         "collection": COLL,
     }
-    item = V2Item(item_id, feature, order, _epoch(published))
-    item.values["Name"] = name
-    item.product_type = attributes.get("productType")
-    return item
+    if geometry is not None:
+        feature["bbox"] = list(_bbox_of(geometry) or ())
+    return feature
 
 
-def cadip_item(
-    session: Mapping[str, Any], files: Sequence[Mapping[str, Any]], order: int
-) -> V2Item:
-    """Map one CADIP session (and its files, in station order) into its v2 item."""
-    session_id = str(session.get("SessionId", ""))
-    satellite = str(session.get("Satellite", ""))
-    platform, constellation = _satellite_platform(satellite)
-    latest = max((str(f.get("PublicationDate")) for f in files), key=_epoch, default=None)
-    published = session.get("PublicationDate")
-    properties = {
-        "datetime": published,
-        "start_datetime": session.get("DownlinkStart"),
-        "end_datetime": _ms(latest) if latest else session.get("DownlinkStop"),
-        "platform": platform,
-        "constellation": constellation,
-        "published": published,
-        "cadip:id": session.get("Id"),
-        "cadip:num_channels": session.get("NumChannels"),
-        "cadip:station_unit_id": session.get("StationUnitId"),
-        "sat:absolute_orbit": session.get("DownlinkOrbit"),
-        "cadip:acquisition_id": session.get("AcquisitionId"),
-        "cadip:antenna_id": session.get("AntennaId"),
-        "cadip:front_end_id": session.get("FrontEndId"),
-        "cadip:retransfer": session.get("Retransfer"),
-        "cadip:antenna_status_ok": session.get("AntennaStatusOK"),
-        "cadip:front_end_status_ok": session.get("FrontEndStatusOK"),
-        "cadip:planned_data_start": session.get("PlannedDataStart"),
-        "cadip:planned_data_stop": session.get("PlannedDataStop"),
-        "cadip:downlink_status_ok": session.get("DownlinkStatusOK"),
-        "cadip:delivery_push_ok": session.get("DeliveryPushOK"),
-    }
-    assets: dict[str, Any] = {}
-    for odata in sorted(files, key=lambda f: _epoch(f.get("PublicationDate"))):  # stable
-        name = str(odata.get("Name", ""))
-        try:
-            size = int(odata.get("Size") or 0)
-        except (TypeError, ValueError):
-            size = 0
-        assets[name] = {
-            "href": f"{SIM}/Files({odata.get('Id')})/$value",
-            "title": name,
-            "roles": ["cadu"],
-            "cadip:id": odata.get("Id"),
-            "cadip:retransfer": odata.get("Retransfer"),
-            "cadip:final_block": odata.get("FinalBlock"),
-            "cadip:block_number": odata.get("BlockNumber"),
-            "cadip:channel": odata.get("Channel"),
-            "created": odata.get("PublicationDate"),
-            "eviction_datetime": odata.get("EvictionDate"),
-            "file:size": size,
-        }
-    feature = {
-        "type": "Feature",
-        "geometry": None,
-        "properties": properties,
-        "id": session_id,
-        "stac_version": "1.0.0",
-        "assets": assets,
-        "links": _item_links("cadip", session_id),
-        "stac_extensions": [CADIP_EXTENSION, FILE_EXTENSION, TIMESTAMPS_EXTENSION],
-        "collection": COLL,
-    }
-    item = V2Item(session_id, feature, order, _epoch(published))
-    item.satellite = satellite
-    return item
+def _positions(value: Any) -> Iterable[tuple[float, float]]:
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) >= 2
+        and all(isinstance(v, (int, float)) for v in value[:2])
+    ):
+        yield float(value[0]), float(value[1])
+    elif isinstance(value, (list, tuple)):
+        for part in value:
+            yield from _positions(part)
 
 
-class _Collection:
-    __slots__ = ("description", "id", "query", "satellites", "service", "station")
+def _bbox_of(geometry: Any) -> tuple[float, float, float, float] | None:
+    if not isinstance(geometry, Mapping):
+        return None
+    points = list(_positions(geometry.get("coordinates")))
+    if not points:
+        return None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+class StacCollection:
+    """One collection of a :class:`StacService`.
+
+    ``station`` is the station it reads (roles are per station); ``query`` is shown as the
+    collection's ``query`` (RS-Server's search config); ``member(item)`` says whether an item
+    belongs to it (None: every item).
+    """
+
+    __slots__ = ("description", "id", "member", "query", "service", "station")
 
     def __init__(
-        self, service: str, coll_id: str, station: str, query: dict[str, str] | None, desc: str
+        self,
+        service: str,
+        coll_id: str,
+        station: str,
+        query: Mapping[str, Any] | None = None,
+        description: str = "",
+        *,
+        member: Callable[[V2Item], bool] | None = None,
     ) -> None:
         self.service = service
         self.id = coll_id
         self.station = station
-        self.query = query
-        self.description = desc
-        sats = (query or {}).get("Satellite")
-        self.satellites = frozenset(s.strip() for s in sats.split(",")) if sats else None
+        self.query = dict(query) if query is not None else None
+        self.description = description or f"All from {station!r} station"
+        self.member = member
 
     def accepts(self, item: V2Item) -> bool:
-        if self.query is None:
-            return True
-        if self.service == "auxip":
-            return item.product_type == self.query.get("productType")
-        return self.satellites is not None and item.satellite in self.satellites
+        """Whether ``item`` belongs to this collection."""
+        return self.member is None or self.member(item)
 
-    def to_json(self, base: str) -> dict[str, Any]:
+    def to_json(self, base: str, described_by: tuple[str, str] | None = None) -> dict[str, Any]:
+        """The collection as served (hrefs under ``base``)."""
         root = f"{base}/{self.service}"
         href = f"{root}/collections/{self.id}"
-        described, title = _DESCRIBED_BY[self.service]
+        links: list[dict[str, Any]] = [
+            {"rel": "items", "type": GEOJSON, "href": f"{href}/items"},
+            {"rel": "parent", "type": "application/json", "href": f"{root}/"},
+            {"rel": "root", "type": "application/json", "href": f"{root}/"},
+            {"rel": "self", "type": "application/json", "href": href},
+            dict(_LICENSE_LINK),
+        ]
+        if described_by is not None:
+            links.append(
+                {"href": described_by[0], "rel": "describedby", "type": "text/html",
+                 "title": described_by[1]}
+            )  # fmt: skip
+        links.append(
+            {"rel": _QUERYABLES_RELATION, "type": SCHEMA_JSON, "title": "Queryables",
+             "href": f"{href}/queryables"}
+        )  # fmt: skip
         return {
             "id": self.id,
             "description": self.description,
             "stac_version": "1.0.0",
-            "links": [
-                {"rel": "items", "type": GEOJSON, "href": f"{href}/items"},
-                {"rel": "parent", "type": "application/json", "href": f"{root}/"},
-                {"rel": "root", "type": "application/json", "href": f"{root}/"},
-                {"rel": "self", "type": "application/json", "href": href},
-                dict(_LICENSE_LINK),
-                {"href": described, "rel": "describedby", "type": "text/html", "title": title},
-                {
-                    "rel": _QUERYABLES_RELATION,
-                    "type": SCHEMA_JSON,
-                    "title": "Queryables",
-                    "href": f"{href}/queryables",
-                },
-            ],
+            "links": links,
             "stac_extensions": [],
             "title": self.description,
             "type": "Collection",
@@ -443,34 +319,6 @@ class _Collection:
             "station": self.station,
             "query": dict(self.query) if self.query is not None else None,
         }
-
-
-def _collections() -> dict[str, list[_Collection]]:
-    auxip = [_Collection("auxip", s, s, None, f"All from {s!r} station") for s in AUXIP_STATIONS]
-    for station in AUXIP_STATIONS:
-        auxip += [
-            _Collection(
-                "auxip",
-                f"{station}_{t.lower()}",
-                station,
-                {"productType": t},
-                f"{t} {station!r} station",
-            )
-            for t in AUXIP_PRODUCT_TYPES
-        ]
-    cadip = [_Collection("cadip", s, s, None, f"All from {s!r} station") for s in CADIP_STATIONS_V2]
-    for station in CADIP_STATIONS_V2:
-        cadip += [
-            _Collection(
-                "cadip",
-                f"{station}_{suffix}",
-                station,
-                {"Satellite": sats},
-                f"{title} {station!r} station",
-            )
-            for suffix, title, sats in CADIP_PLATFORM_GROUPS
-        ]
-    return {"auxip": auxip, "cadip": cadip}
 
 
 class _Index:
@@ -597,87 +445,107 @@ def _raw_pairs(raw_query: str) -> list[tuple[str, str]]:
     return pairs
 
 
-class V2Stations:
-    """The ``/auxip`` and ``/cadip`` STAC endpoints over one :class:`Dataset`."""
+def _default_role(station: str, access: str) -> str:
+    return f"rs_{station}_{access}"
 
-    def __init__(self, dataset: Dataset, base_url: Callable[[], str]) -> None:
-        self.dataset = dataset
+
+class StacService:
+    """One STAC station service (``/<service>``) over its items and collections.
+
+    ``role(station, access)`` names the role a key needs to ``read`` a collection of
+    ``station`` (default ``rs_<station>_<access>``) and ``role_label(station)`` how the 401
+    names the station; ``item_label`` how a missing item is named in its 404 (default
+    ``<SERVICE> item``). ``described_by`` is the collections' ``describedby`` link
+    (href, title). The items are checked against the kit's rules when ``check`` is true
+    (:func:`~.fakes.check_dataset`).
+    """
+
+    def __init__(
+        self,
+        service: str,
+        items: Sequence[V2Item],
+        collections: Sequence[StacCollection],
+        *,
+        base_url: Callable[[], str],
+        queryables: Mapping[str, Any] | None = None,
+        collection_queryables: bool = True,
+        role: Callable[[str, str], str] = _default_role,
+        role_label: Callable[[str], str] = str,
+        item_label: str | None = None,
+        default_sort: str = "-created",
+        sortable: Iterable[str] | None = None,
+        default_collections: Sequence[str] | None = None,
+        described_by: tuple[str, str] | None = None,
+        check: bool = False,
+    ) -> None:
+        if check:
+            check_dataset((item.feature for item in items), service)
+        self.service = service
         self.base_url = base_url
-        self._collections = _collections()
-        self._by_id = {
-            service: {c.id: c for c in colls} for service, colls in self._collections.items()
-        }
-        auxip = [auxip_item(odata, i) for i, odata in enumerate(dataset.adgs_products)]
-        files: dict[str, list[Mapping[str, Any]]] = {}
-        for odata in dataset.cadip_files:
-            files.setdefault(str(odata.get("SessionId", "")), []).append(odata)
-        cadip = [
-            cadip_item(odata, files.get(str(odata.get("SessionId", "")), []), i)
-            for i, odata in enumerate(dataset.cadip_sessions)
-        ]
-        self._index = {"auxip": _Index(auxip), "cadip": _Index(cadip)}
-        package = resources.files("rs_core.testing.simulator") / "data"
-        self._queryables: dict[str, Any] = json.loads(
-            (package / "v2_queryables.json").read_text("utf-8")
-        )
+        self._collections = list(collections)
+        self._by_id = {c.id: c for c in self._collections}
+        self._index = _Index(list(items))
+        self._queryables = dict(queryables or {})
+        self._collection_queryables = collection_queryables
+        self._role = role
+        self._role_label = role_label
+        self._item_label = item_label or f"{service.upper()} item"
+        self._default_sort = default_sort
+        self._sortable = frozenset(sortable) if sortable is not None else None
+        self._default_collections = default_collections
+        self._described_by = described_by
 
     # -- public helpers (staging, tests) --------------------------------------------------
 
-    def collections(self, service: str) -> list[dict[str, Any]]:
-        """The collections of ``service`` (``auxip``/``cadip``) as served."""
+    def collections(self) -> list[dict[str, Any]]:
+        """The collections as served."""
         base = self.base_url()
-        return [c.to_json(base) for c in self._collections[service]]
+        return [c.to_json(base, self._described_by) for c in self._collections]
 
-    def collection_station(self, service: str, coll_id: str) -> str | None:
+    def collection_station(self, coll_id: str) -> str | None:
         """The ``station`` of a collection, or None if unknown."""
-        found = self._by_id[service].get(coll_id)
+        found = self._by_id.get(coll_id)
         return found.station if found is not None else None
 
-    def find(self, service: str, item_id: str) -> V2Item | None:
-        """The item ``item_id`` of ``service``, or None."""
-        return self._index[service].by_id.get(item_id)
+    def find(self, item_id: str) -> V2Item | None:
+        """The item ``item_id``, or None."""
+        return self._index.by_id.get(item_id)
 
     # -- routing --------------------------------------------------------------------------
 
-    @staticmethod
-    def owns(segments: list[str]) -> bool:
-        """Whether ``segments`` is a v2 station path."""
-        return bool(segments) and segments[0] in ("auxip", "cadip")
-
     def handle(
-        self, request: RecordedRequest, segments: list[str], principal: ApiKey | None
+        self, request: RecordedRequest, rest: list[str], principal: ApiKey | None
     ) -> Response:
-        """Answer ``/auxip/...`` or ``/cadip/...``."""
-        service = segments[0]
-        rest = segments[1:]
+        """Answer ``/<service>/<rest...>``."""
         while rest and rest[-1] == "":
             rest = rest[:-1]
         try:
-            return self._route(request, service, rest, principal)
+            return self._route(request, rest, principal)
         except _Problem as problem:
             return problem.response
 
     def _route(
-        self, request: RecordedRequest, service: str, rest: list[str], principal: ApiKey | None
+        self, request: RecordedRequest, rest: list[str], principal: ApiKey | None
     ) -> Response:
         method = request.method
+        service = self.service
         if rest == ["search"]:
             if method not in ("GET", "POST"):
                 return json_response(405, {"detail": "Method Not Allowed"})
-            return self._search(request, service, principal)
+            return self._search(request, principal)
         if method not in ("GET", "HEAD"):
             return json_response(405, {"detail": "Method Not Allowed"})
         base = self.base_url()
         if not rest:
-            return json_response(200, self._landing(service, base))
+            return json_response(200, self._landing(base))
         if rest == ["conformance"]:
             return json_response(200, {"conformsTo": list(CONFORMANCE)})
         if rest == ["queryables"]:
-            return self._queryables_response(service, f"{base}/{service}/queryables", True)
+            return self._queryables_response(f"{base}/{service}/queryables", True)
         if rest == ["collections"]:
-            colls = [c for c in self._collections[service] if self._allowed(c, principal)]
+            colls = [c for c in self._collections if self._allowed(c, principal)]
             body = {
-                "collections": [c.to_json(base) for c in colls],
+                "collections": [c.to_json(base, self._described_by) for c in colls],
                 "links": [
                     {"rel": "root", "type": "application/json", "href": f"{base}/{service}/"},
                     {
@@ -691,22 +559,22 @@ class V2Stations:
             }
             return json_response(200, body)
         if len(rest) >= 2 and rest[0] == "collections":
-            coll = self._collection(service, rest[1], principal)
+            coll = self._known_collection(rest[1], principal)
             tail = rest[2:]
             if not tail:
-                return json_response(200, coll.to_json(base))
+                return json_response(200, coll.to_json(base, self._described_by))
             if tail == ["queryables"]:
                 href = f"{base}/{service}/collections/{coll.id}/queryables"
-                return self._queryables_response(service, href, service == "cadip")
+                return self._queryables_response(href, self._collection_queryables)
             if tail == ["items"]:
-                return self._items(request, service, coll)
+                return self._items(request, coll)
             if len(tail) == 2 and tail[0] == "items":
-                return self._item(service, coll, tail[1])
+                return self._item(coll, tail[1])
         return json_response(404, {"detail": "Not Found"})
 
-    def _landing(self, service: str, base: str) -> dict[str, Any]:
-        root = f"{base}/{service}"
-        title = service.capitalize()
+    def _landing(self, base: str) -> dict[str, Any]:
+        root = f"{base}/{self.service}"
+        title = self.service.capitalize()
         return {
             "type": "Catalog",
             "id": "stac-fastapi",
@@ -738,60 +606,64 @@ class V2Stations:
             "stac_extensions": [],
         }  # fmt: skip
 
-    def _queryables_response(self, service: str, href: str, full: bool) -> Response:
+    def _queryables_response(self, href: str, full: bool) -> Response:
         body = {
             "$id": href,
             "type": "object",
             "title": "STAC Queryables.",
             "$schema": "http://json-schema.org/draft-07/schema#",
-            "properties": self._queryables[service] if full else {},
+            "properties": self._queryables if full else {},
         }
         return json_response(200, body, SCHEMA_JSON)
 
     # -- access ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _role(coll: _Collection, access: str) -> str:
-        if coll.service == "auxip":
-            return station_role("adgs", "adgs", access)
-        return station_role("cadip", coll.station, access)
+    def _allowed(self, coll: StacCollection, principal: ApiKey | None) -> bool:
+        return principal is None or principal.has_station_role(self._role(coll.station, "read"))
 
-    def _allowed(self, coll: _Collection, principal: ApiKey | None) -> bool:
-        return principal is None or principal.has_role(self._role(coll, "read"))
-
-    def _collection(self, service: str, coll_id: str, principal: ApiKey | None) -> _Collection:
-        coll = self._by_id[service].get(coll_id)
+    def _collection(
+        self, coll_id: str, principal: ApiKey | None, searching: bool = False
+    ) -> StacCollection | None:
+        coll = self._by_id.get(coll_id)
         if coll is None:
+            if searching:
+                return None
             raise _Problem(
-                code_response(404, "NotFound", f"Unknown {service.upper()} collection: {coll_id!r}")
+                code_response(
+                    404, "NotFound", f"Unknown {self.service.upper()} collection: {coll_id!r}"
+                )
             )
         if not self._allowed(coll, principal):
-            full = "adgs" if service == "auxip" else f"cadip_{coll.station}"
             raise _Problem(
                 json_response(
                     401,
                     {
                         "detail": "Authorization key does not include the right role to read "
-                        f"from the {full!r} station"
+                        f"from the {self._role_label(coll.station)!r} station"
                     },
                 )
             )
+        return coll
+
+    def _known_collection(self, coll_id: str, principal: ApiKey | None) -> StacCollection:
+        coll = self._collection(coll_id, principal)
+        assert coll is not None  # not searching: an unknown collection raised a 404
         return coll
 
     # -- searching ------------------------------------------------------------------------
 
     def select(
         self,
-        service: str,
         *,
-        colls: Sequence[_Collection],
+        colls: Sequence[StacCollection],
         interval: tuple[float, float] | None,
         node: Node | None,
         ids: Sequence[str],
         sortby: str,
-    ) -> list[tuple[V2Item, _Collection]]:
+        bbox: Sequence[float] | None = None,
+    ) -> list[tuple[V2Item, StacCollection]]:
         """Every matching item (with the first of ``colls`` holding it), sorted."""
-        index = self._index[service]
+        index = self._index
         if ids:
             candidates = [index.by_id[i] for i in dict.fromkeys(ids) if i in index.by_id]
             if interval is not None:
@@ -800,13 +672,19 @@ class V2Stations:
             candidates = index.between(*interval)
         else:
             candidates = index.items
-        found: list[tuple[V2Item, _Collection]] = []
+        found: list[tuple[V2Item, StacCollection]] = []
         for item in candidates:
             holder = next((c for c in colls if c.accepts(item)), None)
             if holder is None or (node is not None and not matches(node, item.values)):
                 continue
+            if bbox is not None:
+                own = _bbox_of(item.feature.get("geometry"))
+                if own is None or not _overlaps(own, bbox):
+                    continue
             found.append((item, holder))
         field, descending = _sort_spec(sortby)
+        if self._sortable is not None and field not in self._sortable:
+            raise _Problem(code_response(404, "NotFound", f"Field {field!r} is not sortable"))
         if field in ("created", "published") and not ids:
             if descending:
                 found.reverse()
@@ -815,41 +693,41 @@ class V2Stations:
         found.sort(key=lambda pair: pair[0].sort_value(field), reverse=descending)
         return found
 
-    def _items(self, request: RecordedRequest, service: str, coll: _Collection) -> Response:
+    def _items(self, request: RecordedRequest, coll: StacCollection) -> Response:
         limit = _limit_of(request.param("limit"), ["query"])
         node = _filter_of(request.param("filter"), request.param("filter-lang"))
         raw_dt = request.param("datetime")
         interval = _parse_datetime(raw_dt) if raw_dt else None
         page = _page_of(request.param("token"), request.param("page"))
+        bbox = _bbox_param(request.param("bbox"))
         selected = self.select(
-            service,
             colls=[coll],
             interval=interval,
             node=node,
             ids=[],
-            sortby=request.param("sortby") or "-created",
+            sortby=request.param("sortby") or self._default_sort,
+            bbox=bbox,
         )
         chunk = selected[(page - 1) * limit : page * limit]
         base = self.base_url()
-        href = f"{base}/{service}/collections/{coll.id}"
+        href = f"{base}/{self.service}/collections/{coll.id}"
         links: list[dict[str, Any]] = [
             {"rel": "collection", "type": "application/json", "href": href},
             {"rel": "parent", "type": "application/json", "href": href},
-            {"rel": "root", "type": "application/json", "href": f"{base}/{service}/"},
+            {"rel": "root", "type": "application/json", "href": f"{base}/{self.service}/"},
             {"rel": "self", "type": GEOJSON, "href": f"{href}/items"},
         ]
         links += _paging_links(f"{href}/items", request.raw_query, page, len(chunk) == limit)
         return Response(200, _collection_bytes(chunk, base, links), GEOJSON)
 
-    def _item(self, service: str, coll: _Collection, item_id: str) -> Response:
-        item = self._index[service].by_id.get(item_id)
+    def _item(self, coll: StacCollection, item_id: str) -> Response:
+        item = self._index.by_id.get(item_id)
         if item is None:
-            what = "AUXIP item" if service == "auxip" else "Cadip session"
-            return code_response(404, "NotFound", f"{what} {item_id!r} not found.")
+            return code_response(404, "NotFound", f"{self._item_label} {item_id!r} not found.")
         body = _render(item, self.base_url(), coll.id)
         return Response(200, body, GEOJSON)
 
-    def _search(self, request: RecordedRequest, service: str, principal: ApiKey | None) -> Response:
+    def _search(self, request: RecordedRequest, principal: ApiKey | None) -> Response:
         post = request.method == "POST"
         if post:
             try:
@@ -878,13 +756,32 @@ class V2Stations:
         raw_dt = params.get("datetime")
         interval = _parse_datetime(str(raw_dt)) if raw_dt else None
         page = _page_of(params.get("token"), params.get("page"))
+        bbox = _bbox_param(params.get("bbox"))
+        intersects = params.get("intersects")
+        if isinstance(intersects, str):
+            try:
+                intersects = json.loads(intersects)
+            except ValueError as exc:
+                raise _Problem(
+                    code_response(400, "BadRequest", "Invalid intersects geometry")
+                ) from exc
+        if intersects is not None:
+            shape = _bbox_of(intersects)
+            if shape is None:
+                raise _Problem(code_response(400, "BadRequest", "Invalid intersects geometry"))
+            bbox = shape if bbox is None else bbox
         names = _split(params.get("collections"))
-        colls = (
-            [self._collection(service, name, principal) for name in names]
-            if names
-            else [c for c in self._collections[service][:1] if self._allowed(c, principal)]
-        )
-        sortby = params.get("sortby") or "-created"
+        if names:
+            found = [self._collection(name, principal, searching=True) for name in names]
+            colls = [c for c in found if c is not None]
+        else:
+            defaults = self._default_collections
+            colls = [
+                c
+                for c in self._collections
+                if (defaults is None or c.id in defaults) and self._allowed(c, principal)
+            ]
+        sortby = params.get("sortby") or self._default_sort
         if isinstance(sortby, list):
             first = sortby[0] if sortby else {}
             if isinstance(first, dict):
@@ -893,18 +790,18 @@ class V2Stations:
             else:
                 sortby = str(first)
         selected = self.select(
-            service,
             colls=colls,
             interval=interval,
             node=node,
             ids=_split(params.get("ids")),
             sortby=str(sortby),
+            bbox=bbox,
         )
         chunk = selected[(page - 1) * limit : page * limit]
         base = self.base_url()
-        href = f"{base}/{service}/search"
+        href = f"{base}/{self.service}/search"
         links: list[dict[str, Any]] = [
-            {"rel": "root", "type": "application/json", "href": f"{base}/{service}/"},
+            {"rel": "root", "type": "application/json", "href": f"{base}/{self.service}/"},
             {"rel": "self", "type": GEOJSON, "href": href},
         ]
         full = len(chunk) == limit
@@ -917,6 +814,52 @@ class V2Stations:
         else:
             links += _paging_links(href, request.raw_query, page, full)
         return Response(200, _collection_bytes(chunk, base, links), GEOJSON)
+
+
+def _bbox_param(raw: Any) -> tuple[float, float, float, float] | None:
+    if raw in (None, "", []):
+        return None
+    parts = raw if isinstance(raw, list) else str(raw).split(",")
+    try:
+        values = [float(v) for v in parts]
+    except (TypeError, ValueError) as exc:
+        raise _Problem(code_response(400, "BadRequest", f"Invalid bbox: {raw!r}")) from exc
+    if len(values) == 6:  # 3D: drop the heights
+        values = [values[0], values[1], values[3], values[4]]
+    if len(values) != 4:
+        raise _Problem(code_response(400, "BadRequest", f"Invalid bbox: {raw!r}"))
+    return values[0], values[1], values[2], values[3]
+
+
+class V2Stations:
+    """Routes ``/<service>/...`` to the :class:`StacService` of every fake that has one."""
+
+    def __init__(self, services: Iterable[StacService]) -> None:
+        self.services = {service.service: service for service in services}
+
+    def owns(self, segments: list[str]) -> bool:
+        """Whether ``segments`` is a STAC station path."""
+        return bool(segments) and segments[0] in self.services
+
+    def handle(
+        self, request: RecordedRequest, segments: list[str], principal: ApiKey | None
+    ) -> Response:
+        """Answer ``/<service>/...``."""
+        return self.services[segments[0]].handle(request, segments[1:], principal)
+
+    def collections(self, service: str) -> list[dict[str, Any]]:
+        """The collections of ``service`` as served."""
+        return self.services[service].collections()
+
+    def collection_station(self, service: str, coll_id: str) -> str | None:
+        """The ``station`` of a collection of ``service``, or None if unknown."""
+        found = self.services.get(service)
+        return found.collection_station(coll_id) if found is not None else None
+
+    def find(self, service: str, item_id: str) -> V2Item | None:
+        """The item ``item_id`` of ``service``, or None."""
+        found = self.services.get(service)
+        return found.find(item_id) if found is not None else None
 
 
 def _sort_spec(sortby: str) -> tuple[str, bool]:
@@ -933,7 +876,7 @@ def _render(item: V2Item, base: str, coll: str) -> bytes:
 
 
 def _collection_bytes(
-    chunk: Iterable[tuple[V2Item, _Collection]], base: str, links: list[dict[str, Any]]
+    chunk: Iterable[tuple[V2Item, StacCollection]], base: str, links: list[dict[str, Any]]
 ) -> bytes:
     base_bytes = base.encode()
     parts = [
