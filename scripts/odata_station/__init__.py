@@ -33,7 +33,10 @@ Example:
 
 Command line (prints the URL, stops on Ctrl-C or SIGTERM)::
 
-    python -m rs_core.testing.odata_station --kind cadip --port 8094 [--log-requests]
+    python scripts/odata_station --kind cadip --port 8094 [--log-requests]
+
+This is a developer tool, not part of rs-core (the core names no station): it lives in
+``scripts/odata_station/`` and tests import it with ``scripts/`` on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -151,9 +154,9 @@ _KIND_FILES: Final[dict[str, tuple[tuple[str, str, str | None], ...]]] = {
 def default_data_dir() -> Path:
     """Find the folder of the stations' OData records.
 
-    Order: env ``RS_ODATA_STATION_DATA``; else the records packaged with rs-core (those the v1
-    simulator serves); else ``shared/fixtures/station-odata`` beside one of the parents of this
-    module or of the current directory.
+    Order: env ``RS_ODATA_STATION_DATA``; else the records the repository's v1 simulator serves
+    (``rs_core/testing/simulator/data`` in this clone); else ``shared/fixtures/station-odata``
+    beside one of the parents of this module or of the current directory.
 
     Raises:
         FileNotFoundError: nothing found; the message says where it looked.
@@ -168,9 +171,10 @@ def default_data_dir() -> Path:
         if not path.is_dir():
             raise FileNotFoundError(f"{DATA_DIR_ENV}={env} is not a directory")
         return path
-    packaged = Path(__file__).resolve().parent / "simulator" / "data"
+    repo = Path(__file__).resolve().parent.parent.parent
+    packaged = repo / "rs_core" / "testing" / "simulator" / "data"
     if (packaged / "adgs_products.json").is_file():
-        return packaged  # shipped with rs-core: the same records the v1 simulator serves
+        return packaged  # the same records the v1 simulator serves
     tried: list[str] = [str(packaged)]
     for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
         for parent in (start, *start.parents):
@@ -1274,10 +1278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a station simulator until Ctrl-C or SIGTERM; print its URL on the first line.
 
     Example:
-        ``python -m rs_core.testing.odata_station --kind cadip --port 8094``
+        ``python scripts/odata_station --kind cadip --port 8094``
     """
     parser = argparse.ArgumentParser(
-        prog="python -m rs_core.testing.odata_station",
+        prog="python scripts/odata_station",
         description="OData v4 ADGS/CADIP station simulator (the stations behind RS-Server).",
     )
     parser.add_argument("--kind", choices=("adgs", "cadip"), required=True)
