@@ -34,9 +34,11 @@ __all__ = [
     "ClientFactory",
     "CommandType",
     "PluginInfo",
+    "SearchOption",
     "StationType",
     "load_class",
     "load_object",
+    "search_option_values",
 ]
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -145,6 +147,82 @@ def load_class(ref: type[Any] | str) -> type[Any]:
     return obj
 
 
+_OPTION = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_option_name(_instance: object, attribute: Any, value: str) -> None:
+    if not isinstance(value, str) or not _OPTION.match(value):
+        raise ValueError(
+            f"a search option name must be a Python identifier in lower case (it is the "
+            f"search_stations keyword), got {value!r}"
+        )
+
+
+def _optional_tuple(values: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(values)
+
+
+@frozen
+class SearchOption:
+    """An extra search parameter of a station plugin, offered by ``rs search <kind>``.
+
+    ``name`` is the keyword of the client's ``search_stations`` (``product_type``); the CLI
+    option is ``--product-type``. ``type`` converts and validates the text given on the
+    command line (a ``ValueError``/``TypeError`` is reported as a usage error naming the
+    option, exit 2); ``choices`` restricts the values.
+
+    >>> option = SearchOption("product_type", help="only this product type")
+    >>> option.flag
+    '--product-type'
+    """
+
+    name: str = field(validator=_check_option_name)
+    type: Callable[[str], Any] = str
+    help: str = ""
+    choices: tuple[str, ...] | None = field(default=None, converter=_optional_tuple)
+
+    @property
+    def flag(self) -> str:
+        """The command-line option (``--product-type``)."""
+        return "--" + self.name.replace("_", "-")
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        """Add the option to ``parser`` (default None: not sent)."""
+        parser.add_argument(
+            self.flag,
+            dest=self.name,
+            type=self.type,
+            choices=self.choices,
+            default=None,
+            help=self.help or f"{self.name} (a search parameter of this station kind)",
+        )
+
+
+def search_option_values(record: StationType, namespace: argparse.Namespace) -> dict[str, Any]:
+    """The plugin's search options given on the command line, as ``search_stations`` keywords
+    (options not given are left out).
+
+    >>> record = StationType(kind="x", client_class="a:B", stations=(),
+    ...                      search_options=[SearchOption("product_type")])
+    >>> search_option_values(record, argparse.Namespace(product_type="L1"))
+    {'product_type': 'L1'}
+    """
+    found: dict[str, Any] = {}
+    for option in record.search_options:
+        value = getattr(namespace, option.name, None)
+        if value is not None:
+            found[option.name] = value
+    return found
+
+
+def _options_tuple(values: Iterable[SearchOption]) -> tuple[SearchOption, ...]:
+    options = tuple(values)
+    for option in options:
+        if not isinstance(option, SearchOption):
+            raise ValueError(f"search_options must hold SearchOption records, got {option!r}")
+    return options
+
+
 @frozen
 class StationType:
     """A kind of station a plugin serves (``"auxip"``, ``"cadip"``, ``"prip"``...).
@@ -155,7 +233,8 @@ class StationType:
     default ``{"v1"}``): the kit runs each, ``rs simulate`` serves each. ``fake`` is the
     plugin's fake station for the simulator and the kit, a
     :class:`rs_core.testing.simulator.FakeStation` or ``"module:NAME"`` naming one (imported
-    only by the simulator); None when the plugin ships none.
+    only by the simulator); None when the plugin ships none. ``search_options`` are the extra
+    search parameters ``rs search <kind>`` offers (:class:`SearchOption`).
     """
 
     kind: str = field(validator=_check_kind)
@@ -167,6 +246,7 @@ class StationType:
         converter=_str_frozenset, validator=_check_generations, default=frozenset({"v1"})
     )
     fake: Any = field(default=None, validator=_check_fake_ref)
+    search_options: tuple[SearchOption, ...] = field(default=(), converter=_options_tuple)
 
     @property
     def default_station(self) -> str | None:

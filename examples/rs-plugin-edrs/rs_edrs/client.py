@@ -16,14 +16,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from rs_core import InvalidInputError, StagingStatus, StationClient
-from rs_core.rsserver_v1 import (
+from rs_core.plugin_api import (
+    InvalidInputError,
+    StationClient,
     StationEndpoints,
     StationItemCollection,
     StationProtocolV1,
     check_timeout,
     search_params,
-    staging_params,
 )
 
 
@@ -32,6 +32,7 @@ class EdrsClient(StationClient):
 
     The service URL is ``rs_server_href`` (cluster mode) or env ``RSPY_HOST_EDRS`` (local mode,
     or an override); the paths are ``/edrs/search``, ``/edrs`` (staging), ``/edrs/status``.
+    Staging, status and ``stage_and_wait`` come from the base class, through :meth:`_protocol`.
     """
 
     station_kind: ClassVar[str] = "edrs"
@@ -61,22 +62,6 @@ class EdrsClient(StationClient):
                 )
             params["product_type"] = product_type.strip()
         return self._protocol().search_files(params, timeout=check_timeout(timeout))
-
-    def staging(
-        self,
-        filename: str,
-        s3_path: str = "",
-        tmp_download_path: str = "",
-        timeout: float | None = None,
-    ) -> None:
-        """Ask RS-Server to stage ``filename`` (returned by a search) to S3 and/or a folder."""
-        params = staging_params(filename, s3_path, tmp_download_path)
-        self._protocol().stage(params, timeout=check_timeout(timeout))
-
-    def staging_info(self, filename: str, timeout: float | None = None) -> StagingStatus:
-        """The staging status of ``filename``; unknown: :class:`~rs_core.NotFoundError`."""
-        name = self.check_filename(filename)
-        return self._protocol().status(name, timeout=check_timeout(timeout))
 
     def product_types(self, timeout: float | None = None) -> list[str]:
         """The product types the station serves (``GET /edrs/types``)."""

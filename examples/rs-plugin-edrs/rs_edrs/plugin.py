@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rs_core import Capability, CommandType, StationType, hookimpl
+from rs_core.plugin_api import Capability, CommandType, SearchOption, StationType, hookimpl
 from rs_edrs import cli
 
 
@@ -17,6 +17,9 @@ def rs_register_stations() -> Iterator[StationType]:
         stations=("EDRS",),
         capabilities={Capability.SEARCH, Capability.STAGING},
         description="EDRS: relayed products by time range and product type",
+        generations=("v1",),  # the RS-Server generations the client speaks
+        fake="rs_edrs.fake:FAKE",  # the fake station of rs simulate and the kit
+        search_options=[SearchOption("product_type", help="only products of this type")],
     )
 
 

@@ -1,4 +1,5 @@
-"""What EDRS adds to the contract: product types, the ``rs edrs-types`` command, discovery."""
+"""What EDRS adds to the contract: product types, the ``rs edrs-types`` command, discovery,
+the ``rs search edrs --product-type`` option. The kit's simulators serve the plugin's fake."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from rs_edrs.client import EdrsClient
-from rs_edrs_testing import PRODUCT_TYPES, FakeEdrs
+from rs_edrs.fake import PRODUCT_TYPES
 
 import rs_core
 from rs_core.cli.main import main
@@ -53,9 +54,11 @@ def test_bad_product_type_sends_nothing(
     assert rs_simulator.requests == []
 
 
-def test_stage_and_wait_reports_a_failure(edrs: EdrsClient, edrs_service: FakeEdrs) -> None:
+def test_stage_and_wait_reports_a_failure(
+    edrs: EdrsClient, rs_simulator: RsServerSimulator
+) -> None:
     files = list(edrs.search_stations(*YEAR, limit=3))
-    edrs_service.fail(files[0].id, "disk full at the station")
+    rs_simulator.fail_staging(files[0].id, "disk full at the station")
     report = edrs.stage_and_wait(files, poll_interval=0.05, timeout=20)
     assert len(report.done) == 2
     [failed] = report.failed

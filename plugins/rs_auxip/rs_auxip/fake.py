@@ -213,6 +213,7 @@ class AuxipFake:
                 "No AdgsDownloadStatus entry found in table "
                 f"'adgs_download_status' for name={name!r}"
             ),
+            check=False,  # the records may be a user's dataset
         )
 
     def owns_v1(self, segments: list[str]) -> bool:

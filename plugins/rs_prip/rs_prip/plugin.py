@@ -19,5 +19,7 @@ def rs_register_stations() -> Iterator[StationType]:
         client_class="rs_prip.client:PripClient",  # imported when used
         stations=("PRIP",),
         capabilities=capabilities,
+        generations=("v2",),  # RS-Server 1.0 only: v1 had no PRIP service
+        fake="rs_prip.fake:FAKE",  # the simulator's fake station, imported only by it
         description="PRIP: production products (RS-Server 1.0 PRIP service)",
     )

@@ -412,7 +412,9 @@ class V1Station:
     (``{"product_type": "edrs:product_type"}``); ``routes`` adds GET routes by path
     (``handler(request)`` answers a :class:`Response` or ``(status, value)``). A fake with its
     own mapping passes ready :class:`~.dataset.Record` objects as ``records`` (``features``
-    is then ignored); ``not_found(name)`` words the status 404. In cluster mode a key needs the role
+    is then ignored); ``not_found(name)`` words the status 404; ``check=False`` skips the
+    kit's dataset rules (for records a user supplies through the simulator's dataset). In
+    cluster mode a key needs the role
     ``rs_<service>_read`` to search and ``rs_<service>_download`` to stage (a
     :meth:`~.auth.ApiKey.full_access` key holds every station role). The dataset is checked
     at construction (:func:`~.fakes.check_dataset`).
@@ -439,8 +441,10 @@ class V1Station:
         routes: Mapping[str, Callable[[RecordedRequest], Response | tuple[int, Any]]] | None = None,
         records: Sequence[Record] | None = None,
         not_found: Callable[[str], str] | None = None,
+        check: bool = True,
     ) -> None:
-        check_dataset((r.feature for r in records) if records else features, service)
+        if check:
+            check_dataset((r.feature for r in records) if records else features, service)
         self.service = service
         self.not_found = not_found
         self.jobs = context.jobs
