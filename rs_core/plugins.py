@@ -380,5 +380,18 @@ def list_plugins() -> list[PluginInfo]:
         if info.kind and (info.category, info.kind) in reg.conflicts:
             out.append(attrs.evolve(info, state="conflict"))
         else:
-            out.append(info)
+            out.append(_client_checked(reg, info))
     return out
+
+
+def _client_checked(reg: PluginRegistry, info: PluginInfo) -> PluginInfo:
+    """``info``, ``broken`` when its station or catalog client class cannot be imported."""
+    tables: dict[str, dict[str, Any]] = {"station": reg.stations, "catalog": reg.catalogs}
+    record = tables.get(info.category, {}).get(info.kind)
+    if info.state != "ok" or record is None:
+        return info
+    try:
+        record.load_client_class()
+    except PluginError as err:
+        return attrs.evolve(info, state="broken", error=str(err))
+    return info

@@ -36,6 +36,7 @@ __all__ = [
     "PluginInfo",
     "SearchOption",
     "StationType",
+    "add_search_options",
     "load_class",
     "load_object",
     "search_option_values",
@@ -97,6 +98,28 @@ def _check_class_ref(_instance: object, attribute: Any, value: Any) -> None:
             )
     elif not isinstance(value, type):
         raise ValueError(f"{attribute.name} must be a class or 'module:ClassName', got {value!r}")
+
+
+def _distribution_of(ref: str) -> str:
+    from importlib import metadata
+
+    top = ref.partition(":")[0].partition(".")[0]
+    names = metadata.packages_distributions().get(top) or []
+    return ", ".join(sorted(set(names))) or "unknown distribution"
+
+
+def _load_client(record: StationType | CatalogType, category: str) -> type[Any]:
+    try:
+        return load_class(record.client_class)
+    except Exception as err:
+        from rs_core.errors import PluginError
+
+        ref = record.client_class if isinstance(record.client_class, str) else "?"
+        raise PluginError(
+            f"the client class {ref!r} of {category} kind {record.kind!r} (distribution "
+            f"{_distribution_of(ref)}) cannot be imported: {type(err).__name__}: {err}. "
+            "Reinstall or upgrade that distribution, or disable it with RS_CORE_DISABLE_PLUGINS."
+        ) from err
 
 
 GENERATIONS = ("v1", "v2")
@@ -198,15 +221,48 @@ class SearchOption:
         )
 
 
-def search_option_values(record: StationType, namespace: argparse.Namespace) -> dict[str, Any]:
-    """The plugin's search options given on the command line, as ``search_stations`` keywords
-    (options not given are left out).
+def add_search_options(
+    parser: argparse.ArgumentParser, records: Iterable[StationType]
+) -> list[SearchOption]:
+    """Add every station kind's extra search options to ``rs search``'s ``parser`` (the kind
+    is known only after parsing); an option name two kinds declare is added once (the first
+    kind's type and help). Returns the options added.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> record = StationType(kind="x", client_class="a:B", stations=(),
+    ...                      search_options=[SearchOption("product_type")])
+    >>> [o.flag for o in add_search_options(parser, [record])]
+    ['--product-type']
+    """
+    added: dict[str, SearchOption] = {}
+    for record in records:
+        for option in record.search_options:
+            if option.name not in added:
+                option.add_to(parser)
+                added[option.name] = option
+    return list(added.values())
+
+
+def search_option_values(
+    record: StationType, namespace: argparse.Namespace, offered: Iterable[SearchOption] = ()
+) -> dict[str, Any]:
+    """The search options given on the command line, as ``search_stations`` keywords of
+    ``record``'s client (options not given are left out). An ``offered`` option given on the
+    command line that ``record`` does not declare raises ``ValueError`` naming it.
 
     >>> record = StationType(kind="x", client_class="a:B", stations=(),
     ...                      search_options=[SearchOption("product_type")])
     >>> search_option_values(record, argparse.Namespace(product_type="L1"))
     {'product_type': 'L1'}
     """
+    mine = {option.name for option in record.search_options}
+    for option in offered:
+        if option.name not in mine and getattr(namespace, option.name, None) is not None:
+            declared = ", ".join(o.flag for o in record.search_options) or "none"
+            raise ValueError(
+                f"{option.flag} is not a search option of station kind {record.kind!r} "
+                f"(its options: {declared})"
+            )
     found: dict[str, Any] = {}
     for option in record.search_options:
         value = getattr(namespace, option.name, None)
@@ -254,8 +310,9 @@ class StationType:
         return self.stations[0] if self.stations else None
 
     def load_client_class(self) -> type[Any]:
-        """The client class, imported now if it was given as ``"module:ClassName"``."""
-        return load_class(self.client_class)
+        """The client class, imported now if it was given as ``"module:ClassName"``; one that
+        cannot be imported is a :class:`~rs_core.PluginError` naming the distribution."""
+        return _load_client(self, "station")
 
     def load_fake(self) -> Any:
         """The plugin's fake station (``rs_core.testing``), imported now if it was given as
@@ -273,8 +330,9 @@ class CatalogType:
     description: str = ""
 
     def load_client_class(self) -> type[Any]:
-        """The client class, imported now if it was given as ``"module:ClassName"``."""
-        return load_class(self.client_class)
+        """The client class, imported now if it was given as ``"module:ClassName"``; one that
+        cannot be imported is a :class:`~rs_core.PluginError` naming the distribution."""
+        return _load_client(self, "catalog")
 
 
 @frozen

@@ -130,20 +130,28 @@ class StationClient(RsClient):
     def server_generation(self, timeout: float | None = None) -> str:
         """``"v1"`` or ``"v2"``: the setting, or (``"auto"``) the service's answer to one
         probe of ``<service>/<v2_service>``, cached per service URL for this client and its
-        family. A kind without :attr:`v2_service` is v1.
+        family. A client that speaks one generation (:meth:`generations`) always uses it,
+        whatever the setting says.
 
         >>> auxip.server_generation()   # doctest: +SKIP
         'v2'
         """
         setting = self.api_version
+        spoken = self.generations()
         if setting != AUTO:
-            if setting == V2 and not self.v2_service:
-                raise UnsupportedOperationError(
-                    f"{type(self).__name__} does not speak RS-Server v2 (api_version='v2')"
-                )
-            return setting
-        if not self.v2_service:
-            return V1
+            if setting in spoken:
+                return setting
+            # a family-wide setting never makes a plugin refuse what it can do: a plugin that
+            # speaks one generation uses it (its v2-only operations then raise, see _require_v2)
+            self.logger.debug(
+                "%s speaks RS-Server %s only: api_version=%r does not apply to it",
+                type(self).__name__,
+                "/".join(spoken),
+                setting,
+            )
+            return spoken[0]
+        if len(spoken) == 1 or not self.v2_service:
+            return spoken[0]
         landing = f"{self.service_base()}/{self.v2_service}"
 
         def probe() -> str:
@@ -201,7 +209,28 @@ class StationClient(RsClient):
         """The v2 protocol object of this station (plugins that set :attr:`v2_service`)."""
         raise UnsupportedOperationError(f"{type(self).__name__} does not speak RS-Server v2")
 
+    @classmethod
+    def generations(cls) -> tuple[str, ...]:
+        """The RS-Server generations this client speaks, oldest first: its plugin record's
+        ``generations`` (``StationType.generations``), or for a class no plugin registers,
+        v1 plus v2 when it sets :attr:`v2_service`.
+
+        >>> StationClient.generations()
+        ('v1',)
+        """
+        from rs_core.plugins import get_registry
+
+        record = get_registry().stations.get(cls.station_kind) if cls.station_kind else None
+        if record is not None and record.load_client_class() is cls:
+            return tuple(sorted(record.generations))
+        return (V1, V2) if cls.v2_service else (V1,)
+
     def _require_v2(self, what: str, timeout: float | None = None) -> None:
+        if V2 not in self.generations():
+            raise UnsupportedOperationError(
+                f"{what} needs RS-Server v2 (0.2 or later); {type(self).__name__} speaks "
+                f"RS-Server {'/'.join(self.generations())} only"
+            )
         if self.server_generation(timeout=timeout) != V2:
             raise UnsupportedOperationError(
                 f"{what} needs RS-Server v2 (0.2 or later); {self.service_base()} speaks "

@@ -69,6 +69,7 @@ def configure(add: Add) -> None:
     )
     p.add_argument("--limit", type=int, help="at most this many files")
     p.add_argument("--sortby", help="sort key, e.g. -created or +datetime")
+    _add_plugin_search_options(p)
 
     p = add("sessions", "search downlink sessions at a station", cmd_sessions)
     p.add_argument("--station", help="station id or kind:station (e.g. MTI, cadip:CADIP)")
@@ -116,10 +117,11 @@ def configure(add: Add) -> None:
     )
     p.add_argument(
         "--api",
-        choices=("v1", "v2"),
-        default="v1",
+        choices=("v1", "v2", "both"),
+        default="both",
         dest="sim_api",
-        help="server generation to speak (default v1)",
+        help="server generation(s) to speak (default both: each installed station plugin's "
+        "fake on every generation it speaks)",
     )
 
     from rs_core.cli import demo
@@ -217,6 +219,29 @@ def cmd_plugins(args: argparse.Namespace, make_client: MakeClient) -> int:
     return 0
 
 
+def _add_plugin_search_options(parser: argparse.ArgumentParser) -> None:
+    """The station plugins' extra search options (``StationType.search_options``)."""
+    from rs_core.plugins import get_registry
+    from rs_core.records import add_search_options
+
+    parser.set_defaults(
+        plugin_search_options=add_search_options(parser, get_registry().stations.values())
+    )
+
+
+def _plugin_search_options(args: argparse.Namespace, client: Any) -> dict[str, Any]:
+    """The plugin search options given, for ``client``'s kind; another kind's: exit 2."""
+    from rs_core.errors import InvalidInputError
+    from rs_core.plugins import get_registry
+    from rs_core.records import search_option_values
+
+    record = get_registry().station_type(client.station_kind)
+    try:
+        return search_option_values(record, args, getattr(args, "plugin_search_options", ()))
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err
+
+
 def cmd_search(args: argparse.Namespace, make_client: MakeClient) -> int:
     """``rs search KIND``: files in a time range or of sessions."""
     from rs_core.cli.output import emit_items
@@ -229,6 +254,7 @@ def cmd_search(args: argparse.Namespace, make_client: MakeClient) -> int:
         stop = _when(args.stop, "stop", "now") if args.start else None
     else:
         start, stop = _when(args.start, "start"), _when(args.stop, "stop", "now")
+    options.update(_plugin_search_options(args, client))
     result = client.search_stations(start, stop, **options)
     count = emit_items(result, args.output, FILE_COLUMNS)
     if args.output == "table" and not args.quiet:

@@ -293,5 +293,6 @@ FAKE = FakeStation(
     data_package="rs_auxip",
     sizes={"n_products": 1.0},
     synthetic=synthetic,
+    roles=("rs_adgs_read", "rs_adgs_download"),
 )
 """The fake ADGS station (``StationType.fake`` of rs-plugin-auxip)."""

@@ -1,4 +1,4 @@
-"""rs-plugin-auxip against the rs-core station contract (the test kit)."""
+"""rs-plugin-auxip against the rs-core station contract (the test kit), on both generations."""
 
 from __future__ import annotations
 
@@ -10,19 +10,13 @@ from rs_core.testing.kit.station import StationContract
 
 
 class TestAuxipContract(StationContract):
+    """Runs once per generation the plugin declares (v1, v2: detected, not configured)."""
+
     kind = "auxip"
     station = "AUXIP"
     search_path = "/adgs/aux/search"
     staging_path = "/adgs/aux"
     status_path = "/adgs/aux/status"
-
-
-class TestAuxipContractV2(StationContract):
-    """The same contract on the simulator's RS-Server v2 face (detected, not configured)."""
-
-    kind = "auxip"
-    station = "AUXIP"
-    api_version = "v2"
-    search_path = "/auxip/collections/adgs/items"
-    staging_path = "/processes/staging/execution"
-    status_path = "/jobs"
+    v2_search_path = "/auxip/collections/adgs/items"
+    v2_staging_path = "/processes/staging/execution"
+    v2_status_path = "/jobs"

@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from rs_core.testing.simulator.auth import CADIP_STATIONS, ApiKey, station_role
+from rs_core.testing.simulator.auth import ApiKey
 from rs_core.testing.simulator.dataset import (
     FILE_EXTENSION,
     Record,
@@ -78,13 +78,23 @@ from rs_core.testing.simulator.v2_stations import (
     published_epoch,
 )
 
-__all__ = ["CADIP_PLATFORM_GROUPS", "CADIP_STATIONS_V2", "FAKE", "CadipFake", "cadip_item"]
+__all__ = [
+    "CADIP_PLATFORM_GROUPS",
+    "CADIP_STATIONS",
+    "CADIP_STATIONS_V2",
+    "FAKE",
+    "CadipFake",
+    "cadip_item",
+    "station_role",
+]
 
 CADU_CONSTANT_DATE = "1970-01-01T12:00:00.000Z"
 """v1 servers put this constant in a CADU feature's datetime/start_datetime/end_datetime."""
 SESSION_PAGE_SIZE = 20
 PLATFORMS = ("S1A", "S1B", "S1C", "S2A", "S2B", "S2C", "S3A", "S3B")
 CADIP_EXTENSION = "https://home.rs-python.eu/cadip-stac-extension/v1.3.0/schema.json"
+CADIP_STATIONS = ("cadip", "ins", "mps", "mti", "nsg", "sgs")
+"""The v1 CADIP stations (lower case); others answer 400."""
 CADIP_STATIONS_V2 = ("cadip", "mti", "sgs")
 CADIP_PLATFORM_GROUPS = (
     ("sentinel1", "Sentinel-1", "S1A, S1B, S1C"),
@@ -100,6 +110,11 @@ _DESCRIBED_BY = (
 
 
 # -- v1 -----------------------------------------------------------------------------------
+
+
+def station_role(station: str, access: str) -> str:
+    """The role a call to a CADIP station needs (``rs_cadip_mti_read``)."""
+    return f"rs_cadip_{station.lower()}_{access}"
 
 
 class Session:
@@ -350,7 +365,7 @@ class CadipFake:
                 _collections(),
                 base_url=self.context.base_url,
                 queryables=queryables,
-                role=lambda station, access: station_role("cadip", station, access),
+                role=station_role,
                 role_label=lambda station: f"cadip_{station}",
                 item_label="Cadip session",
                 default_collections=("cadip",),
@@ -392,7 +407,7 @@ class CadipFake:
     def _authorise(station: str, access: str, principal: ApiKey | None) -> Response | None:
         if station.lower() not in CADIP_STATIONS:
             return detail_response(400, f"Unknown CADIP station: {station!r}")
-        if principal is None or principal.has_station_role(station_role("cadip", station, access)):
+        if principal is None or principal.has_station_role(station_role(station, access)):
             return None
         return detail_response(
             401,
@@ -614,5 +629,6 @@ FAKE = FakeStation(
     data_package="rs_cadip",
     sizes={"n_files": 1.0, "n_sessions": 0.02},
     synthetic=synthetic,
+    roles=[station_role(s, a) for s in CADIP_STATIONS for a in ("read", "download")],
 )
 """The fake CADIP stations (``StationType.fake`` of rs-plugin-cadip)."""

@@ -1,4 +1,4 @@
-"""rs-plugin-cadip against the rs-core station contract (the test kit)."""
+"""rs-plugin-cadip against the rs-core station contract (the test kit), on both generations."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from rs_core.testing.kit.station import StationContract
 
 
 class TestCadipContract(StationContract):
+    """Runs once per generation the plugin declares (v1, v2: detected, not configured)."""
+
     kind = "cadip"
     station = "MTI"
     session_station = "CADIP"  # RS-Server v1 serves sessions only at the CADIP station
@@ -17,17 +19,10 @@ class TestCadipContract(StationContract):
     staging_path = "/cadip/{station}/cadu"
     status_path = "/cadip/{station}/cadu/status"
     session_path = "/cadip/{station}/session"
-
-
-class TestCadipContractV2(StationContract):
-    """The same contract on the simulator's RS-Server v2 face (detected, not configured)."""
-
-    kind = "cadip"
-    station = "MTI"  # v2 serves sessions at every station with a collection
-    api_version = "v2"
-    search_path = "/cadip/collections/{station_lower}/items"
-    session_path = "/cadip/collections/{station_lower}/items"
-    id_search_path = "/cadip/search"
-    wire_sort_field = "published"  # sessions are sorted by the server, then their files
-    staging_path = "/processes/staging/execution"
-    status_path = "/jobs"
+    # v2 serves sessions at every station with a collection
+    v2_search_path = "/cadip/collections/{station_lower}/items"
+    v2_session_path = "/cadip/collections/{station_lower}/items"
+    v2_id_search_path = "/cadip/search"
+    v2_wire_sort_field = "published"  # sessions are sorted by the server, then their files
+    v2_staging_path = "/processes/staging/execution"
+    v2_status_path = "/jobs"

@@ -141,5 +141,11 @@ class PripFake:
         ]
 
 
-FAKE = FakeStation(kind="prip", build=PripFake, lists=("prip_products",), data_package="rs_prip")
+FAKE = FakeStation(
+    kind="prip",
+    build=PripFake,
+    lists=("prip_products",),
+    data_package="rs_prip",
+    roles=[f"rs_prip_{s}_{a}" for s in ("s1a", "s2b") for a in ("read", "download")],
+)
 """The fake PRIP station (``StationType.fake`` of rs-plugin-prip)."""

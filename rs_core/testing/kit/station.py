@@ -79,6 +79,15 @@ KIT_LIVE_URL_ENV = "RS_KIT_LIVE_URL"
 REQUIRE_LIVE_ENV = "RS_REQUIRE_RS_SERVER_V2"
 
 KIT_OWNER = "kitowner"
+_PER_GENERATION = (
+    "session_station",
+    "search_path",
+    "staging_path",
+    "status_path",
+    "session_path",
+    "id_search_path",
+    "wire_sort_field",
+)
 WIRE = "%Y-%m-%dT%H:%M:%SZ"
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _TIMESTAMP_KEYS = ("created", "updated", "published", "expires")
@@ -135,7 +144,11 @@ class StationContract:
         The field the server is asked to sort on for ``sort_field`` (default the same; e.g. a
         v2 CADIP file search sorts sessions on ``published``, then the files on ``created``).
     ``api_version``
-        ``"v1"`` (default) or ``"v2"``: which face of the simulator the contract runs on.
+        ``"v1"`` or ``"v2"``: which face of the simulator the contract runs on; unset (None,
+        the default): once per generation the kind's record declares
+        (``StationType.generations``), the ``v2_`` attributes (``v2_session_station``,
+        ``v2_search_path``, ``v2_staging_path``, ``v2_status_path``, ``v2_session_path``,
+        ``v2_id_search_path``, ``v2_wire_sort_field``) replacing the plain ones on v2.
     ``live``, ``live_url_env``
         Run against a live server whose URL is in env ``live_url_env`` (default
         ``RS_KIT_LIVE_URL``); see the module docstring.
@@ -147,7 +160,7 @@ class StationContract:
     """
 
     kind: ClassVar[str] = ""
-    api_version: ClassVar[str] = "v1"
+    api_version: ClassVar[str | None] = None
     live: ClassVar[bool] = False
     live_url_env: ClassVar[str | None] = None
     id_search_path: ClassVar[str | None] = None
@@ -207,6 +220,36 @@ class StationContract:
     def is_v2(self) -> bool:
         """The contract runs against an RS-Server v2 face."""
         return self.api_version == "v2"
+
+    def kit_generations(self) -> list[str]:
+        """The generations this class runs: :attr:`api_version` when set, else every
+        generation the kind's record declares (``StationType.generations``)."""
+        if self.api_version is not None:
+            return [self.api_version]
+        try:
+            declared = sorted(get_registry().station_type(self.kind).generations)
+        except Exception:  # not installed: test_kind_is_registered says so
+            return ["v1"]
+        return declared or ["v1"]
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Run every test once per generation of :meth:`kit_generations` (test ids get
+        ``[v1]``/``[v2]`` only when there are several)."""
+        generations = self.kit_generations()
+        if "kit_generation" in metafunc.fixturenames and len(generations) > 1:
+            metafunc.parametrize("kit_generation", generations, indirect=True, ids=generations)
+
+    @pytest.fixture(autouse=True)
+    def kit_generation(self, request: pytest.FixtureRequest) -> str:
+        """The generation of this run; a ``v2_<attribute>`` class attribute replaces
+        ``<attribute>`` on v2 (``v2_search_path``...)."""
+        generation = str(getattr(request, "param", None) or self.kit_generations()[0])
+        if type(self).api_version is None:
+            self.api_version = generation  # type: ignore[misc]
+            if generation == "v2":
+                for name in _PER_GENERATION:
+                    setattr(self, name, getattr(self, f"v2_{name}", None))
+        return generation
 
     @property
     def is_live(self) -> bool:

@@ -1,8 +1,8 @@
 """API keys and roles of the simulated RS-Server (cluster mode).
 
-Station roles are RS-Server's: ``rs_adgs_read``, ``rs_adgs_download``,
-``rs_cadip_<station>_read``, ``rs_cadip_<station>_download`` (station lower-case: ``cadip``,
-``ins``, ``mps``, ``mti``, ``nsg``, ``sgs``), compared case-insensitively.
+Station roles are RS-Server's ``rs_<service>[_<station>]_read|download``, compared
+case-insensitively; each plugin's fake station declares its own (``FakeStation.roles``) and a
+:meth:`ApiKey.full_access` key holds those of every installed fake.
 
 Catalog roles (the simulator's choice, close to rs-server-catalog's): a user always reads and
 writes the collections it owns (``owner == user_login``). Another owner's collection needs
@@ -10,10 +10,10 @@ writes the collections it owns (``owner == user_login``). Another owner's collec
 to change it or its items; ``<collection>`` may be ``*`` for all of that owner's collections.
 
 Example:
-    >>> key = ApiKey.full_access("alice")
-    >>> "rs_cadip_mti_download" in key.iam_roles
-    True
-    >>> key.has_role("RS_ADGS_READ")
+    >>> key = ApiKey("alice", ["rs_things_read"])
+    >>> key.has_role("RS_THINGS_READ"), key.has_station_role("rs_things_download")
+    (True, False)
+    >>> ApiKey.full_access("alice").has_station_role("rs_things_download")
     True
 """
 
@@ -24,9 +24,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-__all__ = ["CADIP_STATIONS", "ApiKey", "catalog_role", "station_role"]
-
-CADIP_STATIONS = ("cadip", "ins", "mps", "mti", "nsg", "sgs")
+__all__ = ["ApiKey", "catalog_role", "station_role"]
 
 
 def _roles(value: Any) -> tuple[str, ...]:
@@ -52,15 +50,12 @@ class ApiKey:
         """A key with every station role (read and download; the roles of plugins' fakes too,
         see :meth:`has_station_role`); catalog access to its own collections.
 
-        >>> len(ApiKey.full_access().iam_roles)
-        14
+        >>> ApiKey.full_access().all_stations
+        True
         """
-        roles = ["rs_adgs_read", "rs_adgs_download"]
-        for station in CADIP_STATIONS:
-            roles += [
-                station_role("cadip", station, "read"),
-                station_role("cadip", station, "download"),
-            ]
+        from .fakes import installed_fakes
+
+        roles = [role for fake in installed_fakes() for role in fake.roles]
         return cls(user_login=user_login, iam_roles=roles, all_stations=True)
 
     def has_role(self, role: str) -> bool:
@@ -100,16 +95,34 @@ class ApiKey:
 
 
 def station_role(kind: str, station: str, access: str) -> str:
-    """The role a station call needs.
+    """The role a station call needs: ``rs_<kind>_<station>_<access>`` (station lower case),
+    or ``rs_<kind>_<access>`` when the station is the kind itself.
 
-    >>> station_role("cadip", "MTI", "read")
-    'rs_cadip_mti_read'
-    >>> station_role("adgs", "adgs", "download")
-    'rs_adgs_download'
+    >>> station_role("things", "MAIN", "read")
+    'rs_things_main_read'
+    >>> station_role("things", "things", "download")
+    'rs_things_download'
     """
-    if kind == "adgs":
-        return f"rs_adgs_{access}"
-    return f"rs_cadip_{station.lower()}_{access}"
+    if station.lower() == kind.lower():
+        return f"rs_{kind}_{access}"
+    return f"rs_{kind}_{station.lower()}_{access}"
+
+
+def __getattr__(name: str) -> object:
+    """``CADIP_STATIONS`` moved to the CADIP plugin's fake (a deprecated alias)."""
+    if name == "CADIP_STATIONS":
+        import warnings
+
+        warnings.warn(
+            "rs_core.testing.simulator.auth.CADIP_STATIONS is deprecated: use "
+            "rs_cadip.fake.CADIP_STATIONS (the CADIP plugin's fake station)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        import importlib
+
+        return importlib.import_module("rs_cadip.fake").CADIP_STATIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def catalog_role(owner: str, collection: str, access: str) -> str:

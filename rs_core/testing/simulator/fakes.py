@@ -186,6 +186,9 @@ class FakeStation:
     (``{"Data": [...]}`` or a JSON list). ``synthetic(start=, seed=, **sizes)`` generates
     lists of the given sizes for benchmarks; ``sizes`` names them, each with its share of a
     scale ``N`` (``python -m rs_core.testing.simulator --synthetic N``; at least 1).
+    ``roles`` are the station roles of the fake, listed in a
+    :meth:`~.auth.ApiKey.full_access` key's ``iam_roles`` (the key passes every station's
+    role check anyway).
     """
 
     kind: str
@@ -194,6 +197,7 @@ class FakeStation:
     data_package: str | None = None
     sizes: Mapping[str, float] = field(factory=dict, converter=_share_dict)
     synthetic: Callable[..., Mapping[str, list[Any]]] = _no_synthetic
+    roles: tuple[str, ...] = field(default=(), converter=_str_tuple)
 
     def default_lists(self) -> dict[str, list[Any]]:
         """The packaged content of :attr:`lists` (empty lists without a package)."""

@@ -303,12 +303,15 @@ class RsServerSimulator:
         staging_failure_rate: probability (seeded by ``seed``) that a job ends ``FAILED``.
         require_search_before_staging: like RS-Server, stage only names a search returned;
             ``False`` also accepts any name of the dataset.
-        api_version: ``"v1"`` (default: ``/adgs``, ``/cadip/{station}``) or ``"v2"`` (RS-Server
-            0.2: STAC ``/auxip`` and ``/cadip``, staging as OGC API - Processes ``/processes``
-            and ``/jobs``, see :mod:`.v2_stations` and :mod:`.v2_staging`); ``/catalog``,
-            ``/health`` and the API-key manager are served by both.
+        api_version: ``"v1"`` (default: the fakes' RS-Server v1 routes), ``"v2"`` (RS-Server
+            0.2/1.0: the fakes' STAC services, staging as OGC API - Processes ``/processes``
+            and ``/jobs``, see :mod:`.v2_stations` and :mod:`.v2_staging`) or ``"both"``
+            (each fake on every generation it speaks: ``rs simulate``); ``/catalog``,
+            ``/health`` and the API-key manager are served by all.
+        fakes: the fake stations to serve (default: every installed station plugin's,
+            :func:`~.fakes.installed_fakes`).
 
-    Plugins serve their own fake services on it with :meth:`add_route`.
+    Other routes are served with :meth:`add_route` (tried first).
 
     Example:
         >>> import json, urllib.request
@@ -331,8 +334,8 @@ class RsServerSimulator:
         api_version: str = "v1",
         fakes: Sequence[FakeStation] | None = None,
     ) -> None:
-        if api_version not in ("v1", "v2"):
-            raise ValueError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
+        if api_version not in ("v1", "v2", "both"):
+            raise ValueError(f"api_version must be 'v1', 'v2' or 'both', not {api_version!r}")
         self.api_version = api_version
         self.host = host
         self.port = port
@@ -356,7 +359,7 @@ class RsServerSimulator:
         )
         self._v2: V2Stations | None = None
         self._v2_staging: StagingProcesses | None = None
-        if api_version == "v2":
+        if api_version != "v1":
             self._v2 = V2Stations(
                 service for station in self._stations for service in station.stac_services()
             )
@@ -574,6 +577,17 @@ class RsServerSimulator:
             if extra is not None:
                 return extra
         segments = [unquote(part) for part in request.raw_path.split("/")[1:]]
+        owner = None
+        if self.api_version != "v2":
+            owner = next((s for s in self._stations if s.owns_v1(segments)), None)
+        if owner is not None:
+            principal = self._principal(request)
+            if isinstance(principal, Response):
+                return principal
+            answer = owner.route_v1(request, segments, principal)
+            if answer is not None:
+                return answer
+            return detail_response(404, "Not Found")
         if self._v2 is not None:
             answer = self._route_v2(request, segments)
             if answer is not None:
@@ -589,16 +603,6 @@ class RsServerSimulator:
             if isinstance(principal, Response):
                 return principal
             return self.catalog.handle(request, segments[1:], principal)
-        if self._v2 is None:
-            for station in self._stations:
-                if not station.owns_v1(segments):
-                    continue
-                principal = self._principal(request)
-                if isinstance(principal, Response):
-                    return principal
-                answer = station.route_v1(request, segments, principal)
-                if answer is not None:
-                    return answer
         return detail_response(404, "Not Found")
 
     def _route_v2(self, request: RecordedRequest, segments: list[str]) -> Response | None:
