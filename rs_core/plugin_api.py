@@ -1,8 +1,10 @@
 """Everything a plugin needs from rs-core, in one module: the public plugin API.
 
 A plugin imports from here (``from rs_core.plugin_api import StationClient, V1Station``);
-what is not listed here (and in ``docs/plugin-api.md``) is internal to rs-core and may change
-without notice. The names, by topic:
+importing it is cheap (the station, HTTP and simulator names load on first use), so a
+plugin's entry module may import from it too. What is not listed here (and in
+``docs/plugin-api.md``) is internal to rs-core and may change without notice. The names, by
+topic:
 
 Hooks and records
     :data:`hookimpl`, :class:`StationType` (``generations``, ``fake``, ``search_options``),
@@ -21,7 +23,7 @@ HTTP layer
     ``request(method, url, timeout=, what=, ok=, retry_on=, ...)``), :class:`HttpSettings`.
 Errors
     :class:`RsError` and its subclasses below; raise them chained (``raise ... from err``).
-Fake stations for the simulator and the kit (imported on first use: they load the simulator)
+Fake stations for the simulator and the kit
     :class:`FakeStation`, :class:`FakeContext`, :class:`V1Station`, :class:`StacService`,
     :class:`StacCollection`, :class:`V2Item`, :func:`stac_item`, :func:`check_dataset`,
     :class:`FakeRuleError`, :data:`FAKE_RULES`, :class:`RsServerSimulator`, :class:`ApiKey`,
@@ -60,7 +62,6 @@ from rs_core.errors import (
     UnsupportedOperationError,
 )
 from rs_core.hookspecs import hookimpl
-from rs_core.http import HttpClient, HttpSettings
 from rs_core.records import (
     GENERATIONS,
     Capability,
@@ -71,20 +72,21 @@ from rs_core.records import (
     StationType,
     load_class,
 )
-from rs_core.rsserver_v1 import (
-    StationEndpoints,
-    StationItemCollection,
-    StationProtocolV1,
-    check_timeout,
-    parse_staging_status,
-    search_params,
-    staging_params,
-)
-from rs_core.rsserver_v2 import StagingJob, StationProtocolV2
-from rs_core.staging import StagingReport, StagingStatus
-from rs_core.station import StationClient
 
 if TYPE_CHECKING:
+    from rs_core.http import HttpClient, HttpSettings
+    from rs_core.rsserver_v1 import (
+        StationEndpoints,
+        StationItemCollection,
+        StationProtocolV1,
+        check_timeout,
+        parse_staging_status,
+        search_params,
+        staging_params,
+    )
+    from rs_core.rsserver_v2 import StagingJob, StationProtocolV2
+    from rs_core.staging import StagingReport, StagingStatus
+    from rs_core.station import StationClient
     from rs_core.testing.simulator import (
         FAKE_RULES,
         ApiKey,
@@ -105,25 +107,47 @@ if TYPE_CHECKING:
         stac_item,
     )
 
-_FAKES = (
-    "FAKE_RULES",
-    "ApiKey",
-    "FakeContext",
-    "FakeRuleError",
-    "FakeStation",
-    "Fault",
-    "RecordedRequest",
-    "Response",
-    "RsServerSimulator",
-    "StacCollection",
-    "StacService",
-    "V1Station",
-    "V2Item",
-    "check_dataset",
-    "detail_response",
-    "json_response",
-    "stac_item",
-)
+_SIMULATOR = "rs_core.testing.simulator"
+_LAZY = {
+    "HttpClient": "rs_core.http",
+    "HttpSettings": "rs_core.http",
+    "StationEndpoints": "rs_core.rsserver_v1",
+    "StationItemCollection": "rs_core.rsserver_v1",
+    "StationProtocolV1": "rs_core.rsserver_v1",
+    "check_timeout": "rs_core.rsserver_v1",
+    "parse_staging_status": "rs_core.rsserver_v1",
+    "search_params": "rs_core.rsserver_v1",
+    "staging_params": "rs_core.rsserver_v1",
+    "StagingJob": "rs_core.rsserver_v2",
+    "StationProtocolV2": "rs_core.rsserver_v2",
+    "StagingReport": "rs_core.staging",
+    "StagingStatus": "rs_core.staging",
+    "StationClient": "rs_core.station",
+    **{
+        name: _SIMULATOR
+        for name in (
+            "FAKE_RULES",
+            "ApiKey",
+            "FakeContext",
+            "FakeRuleError",
+            "FakeStation",
+            "Fault",
+            "RecordedRequest",
+            "Response",
+            "RsServerSimulator",
+            "StacCollection",
+            "StacService",
+            "V1Station",
+            "V2Item",
+            "check_dataset",
+            "detail_response",
+            "json_response",
+            "stac_item",
+        )
+    },
+}
+"""Names imported on first use: a plugin's entry module imports this module, and ``rs
+--help`` must not pay for requests, pystac or the simulator."""
 
 __all__ = [
     "FAKE_RULES",
@@ -189,9 +213,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The fake-station names, imported on first use (they load the simulator)."""
-    if name in _FAKES:
-        value = getattr(importlib.import_module("rs_core.testing.simulator"), name)
+    """The heavier names, imported on first use (:data:`_LAZY`)."""
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'rs_core.plugin_api' has no attribute {name!r}")
