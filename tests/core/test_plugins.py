@@ -99,8 +99,23 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "import this_module_does_not_exist\n",
         ),
     }
+    specs["badclient"] = (
+        "rs-plugin-badclient",
+        "rs_badclient",
+        "badclient",
+        textwrap.dedent("""
+        from rs_core.plugin_api import StationType, hookimpl
+
+        @hookimpl
+        def rs_register_stations():
+            yield StationType(kind="badclient", client_class="rs_badclient.client:Client",
+                              stations=("B",))
+        """),
+    )
     for label, (dist, module, kind, body) in specs.items():
         src = _write_dist(root / "src", dist, module, kind, body)
+        if label == "badclient":  # the client module needs a package that is not installed
+            (src / module / "client.py").write_text("import rs_no_such_dependency\n")
         target = root / label
         _install(src, target)
         out[label] = target
@@ -337,3 +352,52 @@ def test_command_names_may_have_hyphens() -> None:
     assert command.name == "edrs-types"
     with pytest.raises(ValueError, match="command name"):
         CommandType(name="Edrs Types", help="h", configure=lambda p: None, run=lambda a, m: 0)
+
+
+def test_a_client_class_that_cannot_be_imported_is_broken(
+    built: dict[str, Path], site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(built["badclient"]))
+    reset_registry()
+    [info] = [p for p in rs_core.list_plugins() if p.kind == "badclient"]
+    assert info.state == "broken"
+    assert "rs-plugin-badclient" in info.error and "rs_no_such_dependency" in info.error
+    with pytest.raises(rs_core.PluginError, match="rs-plugin-badclient") as caught:
+        rs_core.get_station("badclient", rs_server_href="http://127.0.0.1:9", rs_server_api_key="k")
+    assert isinstance(caught.value.__cause__, ModuleNotFoundError)
+    others = {p.kind: p.state for p in rs_core.list_plugins()}
+    assert others["auxip"] == "ok"
+
+
+def test_station_record_declarations_are_validated() -> None:
+    from rs_core.records import SearchOption, StationType
+
+    with pytest.raises(ValueError, match="generations"):
+        StationType(kind="x", client_class="a:B", stations=(), generations=("v3",))
+    with pytest.raises(ValueError, match="generations"):
+        StationType(kind="x", client_class="a:B", stations=(), generations=())
+    with pytest.raises(ValueError, match="fake"):
+        StationType(kind="x", client_class="a:B", stations=(), fake="no_colon")
+    with pytest.raises(ValueError, match="search_options"):
+        StationType(kind="x", client_class="a:B", stations=(), search_options=["product_type"])
+    with pytest.raises(ValueError, match="search option name"):
+        SearchOption("Product Type")
+    record = StationType(kind="x", client_class="a:B", stations=())
+    assert record.generations == frozenset({"v1"}) and record.fake is None
+
+
+def test_generations_per_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A family-wide api_version never makes a plugin refuse what it can do; a v2-only
+    operation of a v1-only plugin is a clear UnsupportedOperationError."""
+    monkeypatch.setenv("RS_API_VERSION", "v2")
+    parent = rs_core.RsClient("http://127.0.0.1:9", "k", "me")
+    edrs = parent.get_station_client("edrs")
+    assert type(edrs).generations() == ("v1",)
+    assert edrs.server_generation() == "v1"
+    with pytest.raises(rs_core.UnsupportedOperationError, match="speaks RS-Server v1 only"):
+        edrs.list_jobs()
+    monkeypatch.setenv("RS_API_VERSION", "v1")
+    prip = rs_core.RsClient("http://127.0.0.1:9", "k", "me").get_station_client("prip")
+    assert prip.server_generation() == "v2"
+    auxip = rs_core.RsClient("http://127.0.0.1:9", "k", "me").get_station_client("auxip")
+    assert type(auxip).generations() == ("v1", "v2") and auxip.server_generation() == "v1"
