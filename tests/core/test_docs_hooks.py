@@ -113,3 +113,13 @@ def test_example_fake_is_under_40_lines_as_the_guide_says() -> None:
         r"fake station\s+\(`rs_edrs/fake.py`\) is \*\*(\d+) lines\*\*", GUIDE.read_text()
     )
     assert said is not None and int(said[1]) == lines, "docs/plugins.md states another size"
+
+
+def test_plugin_api_page_lists_every_name_of_the_module() -> None:
+    import rs_core.plugin_api as api
+
+    page = (ROOT / "docs" / "plugin-api.md").read_text()
+    missing = [name for name in api.__all__ if f"`{name}`" not in page]
+    assert missing == [], f"docs/plugin-api.md does not list: {missing}"
+    for name in api.__all__:  # every listed name resolves
+        assert getattr(api, name) is not None

@@ -260,3 +260,15 @@ def test_dataset_synthetic_names_an_unknown_size() -> None:
         Dataset.synthetic(n_widgets=3)
     scaled = Dataset.scaled(100, seed=1)
     assert len(scaled.adgs_products) == 100 and len(scaled.cadip_sessions) == 2
+
+
+def test_deprecated_dataset_forms_warn_and_work() -> None:
+    with pytest.warns(DeprecationWarning, match=r"Dataset\(adgs_products=\[\.\.\.\]"):
+        dataset = Dataset([{"Name": "a"}])
+    assert dataset.adgs_products == [{"Name": "a"}]
+    with pytest.warns(DeprecationWarning, match="n_products=..., n_files=..., n_sessions=..."):
+        synthetic = Dataset.synthetic(3, 4, 2, seed=1)
+    assert (len(synthetic.adgs_products), len(synthetic.cadip_sessions)) == (3, 2)
+    with pytest.warns(DeprecationWarning, match="rs_cadip.fake.CADIP_STATIONS"):
+        from rs_core.testing.simulator.auth import CADIP_STATIONS
+    assert "mti" in CADIP_STATIONS

@@ -23,6 +23,7 @@ import contextlib
 import gc
 import heapq
 import json
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,9 +230,27 @@ class Dataset:
     """
 
     def __init__(
-        self, lists: Mapping[str, Iterable[Mapping[str, Any]]] | None = None, **named: Any
+        self,
+        lists: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+        *legacy: Iterable[Mapping[str, Any]],
+        **named: Any,
     ) -> None:
-        merged: dict[str, Iterable[Mapping[str, Any]]] = dict(lists or {})
+        merged: dict[str, Iterable[Mapping[str, Any]]] = {}
+        if lists is not None and not isinstance(lists, Mapping):  # the positional lists
+            legacy = (lists, *legacy)
+            lists = None
+        if legacy:
+            names = [name for fake in installed_fakes() for name in fake.lists]
+            warnings.warn(
+                "Dataset(<lists>...) with positional lists is deprecated: name them, "
+                f"Dataset({', '.join(f'{n}=[...]' for n in names[: len(legacy)])})",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if len(legacy) > len(names):
+                raise TypeError(f"Dataset() takes at most {len(names)} positional lists")
+            merged.update(zip(names, legacy, strict=False))
+        merged.update(lists or {})
         merged.update(named)
         self._lists: dict[str, list[Mapping[str, Any]]] = {
             name: list(values) for name, values in merged.items()
@@ -318,7 +337,7 @@ class Dataset:
     @classmethod
     def synthetic(
         cls,
-        *,
+        *legacy: Any,
         start: datetime | None = None,
         seed: int = 0,
         fakes: Sequence[FakeStation] | None = None,
@@ -334,6 +353,18 @@ class Dataset:
         ...
         TypeError: no installed fake generates n_things (known sizes: none)
         """
+        if legacy:
+            positional = ("n_products", "n_files", "n_sessions", "start", "seed")
+            warnings.warn(
+                "Dataset.synthetic() with positional sizes is deprecated: name them, "
+                "Dataset.synthetic(n_products=..., n_files=..., n_sessions=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            given = dict(zip(positional, legacy, strict=False))
+            start = given.pop("start", start)
+            seed = given.pop("seed", seed)
+            sizes = {**given, **sizes}
         chosen = _fakes(fakes)
         known = {size for fake in chosen for size in fake.sizes}
         unknown = sorted(set(sizes) - known)
