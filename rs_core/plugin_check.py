@@ -138,7 +138,30 @@ def _check_client_record(where: str, record: StationType | CatalogType) -> list[
                 f"{where}: {record.kind}: record stations {record.stations} differ "
                 f"from {cls.__name__}.station_ids {declared}"
             )
+        if "v2" in record.generations and not getattr(cls, "v2_service", ""):
+            problems.append(
+                f"{where}: {record.kind}: declares generation 'v2' but {cls.__name__} sets "
+                "no v2_service"
+            )
+        problems += _check_fake(where, record)
     return problems
+
+
+def _check_fake(where: str, record: StationType) -> list[str]:
+    """The record's fake station imports, is a FakeStation of the same kind."""
+    if record.fake is None:
+        return []
+    try:
+        fake = record.load_fake()
+    except Exception as err:
+        return [f"{where}: {record.kind}: fake {record.fake!r} does not import: {err!r}"]
+    from rs_core.testing.simulator.fakes import FakeStation
+
+    if not isinstance(fake, FakeStation):
+        return [f"{where}: {record.kind}: fake {record.fake!r} is not a FakeStation"]
+    if fake.kind != record.kind:
+        return [f"{where}: {record.kind}: fake {record.fake!r} is of kind {fake.kind!r}"]
+    return []
 
 
 def _overrides(cls: type[Any], method: str) -> bool:

@@ -27,6 +27,12 @@ Search answers become a :class:`StationItemCollection` (a :class:`pystac.ItemCol
 timestamps rewritten as RFC 3339, list-form assets (``[{"<file>": {...}}]``) turned into a
 STAC assets mapping keyed by file name, and the server's untouched answer kept in
 :attr:`StationItemCollection.raw`.
+
+Public (the plugin API, re-exported by :mod:`rs_core.plugin_api`): :class:`StationProtocolV1`,
+:class:`StationEndpoints`, :class:`StationItemCollection`, :func:`search_params`,
+:func:`staging_params`, :func:`check_timeout`, :func:`parse_staging_status`. The other names
+of ``__all__`` are internal: shared by rs-core's modules and the first-party plugins, they may
+change without notice.
 """
 
 from __future__ import annotations

@@ -266,3 +266,27 @@ def test_cli_passes_the_example_plugin() -> None:
     assert "ok: entry point edrs = rs_edrs.plugin loads" in result.stdout
     assert "rs_register_stations() yields 1 record(s)" in result.stdout
     assert "rs_register_commands() yields 1 record(s)" in result.stdout
+
+
+def test_fake_and_generations_are_checked(site: Path) -> None:
+    plugin = GOOD_PLUGIN.replace(
+        "capabilities={{Capability.SEARCH, Capability.STAGING}})",
+        "capabilities={{Capability.SEARCH, Capability.STAGING}},\n"
+        '                      generations=("v1", "v2"), fake="{module}.client:NOT_A_FAKE")',
+    )
+    client = GOOD_CLIENT + "\nNOT_A_FAKE = object()\n"
+    problems, _ = check_distribution(
+        make_dist(site, "rs-plugin-fakefail", plugin=plugin, client=client)
+    )
+    assert len(problems) == 2, problems
+    assert "declares generation 'v2' but FineClient sets no v2_service" in problems[0]
+    assert "fake 'rs_plugin_fakefail.client:NOT_A_FAKE' is not a FakeStation" in problems[1]
+
+
+def test_a_fake_that_does_not_import_is_reported(site: Path) -> None:
+    plugin = GOOD_PLUGIN.replace(
+        "capabilities={{Capability.SEARCH, Capability.STAGING}})",
+        'capabilities={{Capability.SEARCH, Capability.STAGING}}, fake="{module}.nofake:FAKE")',
+    )
+    problem = only_problem(make_dist(site, "rs-plugin-nofake", plugin=plugin))
+    assert "fake 'rs_plugin_nofake.nofake:FAKE' does not import" in problem

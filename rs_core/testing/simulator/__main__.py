@@ -1,5 +1,7 @@
-"""``python -m rs_core.testing.simulator [--port N] [--api-key KEY] [--api v1|v2]``: run the
-simulator (``--api v2``: the RS-Server 0.2 face, STAC stations and OGC API - Processes staging)."""
+"""``python -m rs_core.testing.simulator [--port N] [--api-key KEY] [--api v1|v2|both]``: run
+the simulator (every installed station plugin's fake; ``--api v2``: the RS-Server 0.2/1.0
+face, STAC stations and OGC API - Processes staging; ``both``: each fake on every generation
+it speaks)."""
 
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--api",
-        choices=("v1", "v2"),
+        choices=("v1", "v2", "both"),
         default="v1",
-        help="v1: RS-Server v1 routes; v2: RS-Server 0.2/1.0 (STAC stations, /processes, /jobs)",
+        help="v1: RS-Server v1 routes; v2: RS-Server 0.2/1.0 (STAC stations, /processes, "
+        "/jobs); both: each fake on every generation it speaks",
     )
     parser.add_argument("--staging-duration", type=float, default=0.2)
     parser.add_argument("--staging-failure-rate", type=float, default=0.0)
