@@ -272,3 +272,17 @@ def test_deprecated_dataset_forms_warn_and_work() -> None:
     with pytest.warns(DeprecationWarning, match="rs_cadip.fake.CADIP_STATIONS"):
         from rs_core.testing.simulator.auth import CADIP_STATIONS
     assert "mti" in CADIP_STATIONS
+
+
+def test_a_v1_plugin_stages_under_a_global_v2_setting(
+    both: RsServerSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rs_core
+
+    monkeypatch.setenv("RS_API_VERSION", "v2")
+    with rs_core.get_station("edrs", rs_server_href=both.url, rs_server_api_key=KEY) as edrs:
+        files = list(edrs.search_stations("2024-01-01", "2025-01-01", limit=2))
+        report = edrs.stage_and_wait(files, poll_interval=0.05, timeout=20)
+        assert len(report.done) == 2, report.summary()
+        with pytest.raises(rs_core.UnsupportedOperationError, match="v1 only"):
+            edrs.queryables()
