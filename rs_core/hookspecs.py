@@ -8,15 +8,17 @@ name is the plugin's name::
     prip = "rs_prip.plugin"
 
     # rs_prip/plugin.py
-    from rs_core import hookimpl, StationType, Capability
-    from rs_prip.client import PripClient
+    from rs_core.plugin_api import Capability, StationType, hookimpl
 
     @hookimpl
     def rs_register_stations():
-        yield StationType(kind="prip", client_class=PripClient, stations=("PRIP",),
-                          capabilities={Capability.SEARCH, Capability.STAGING})
+        yield StationType(kind="prip", client_class="rs_prip.client:PripClient",
+                          stations=("PRIP",), generations=("v2",),
+                          capabilities={Capability.SEARCH, Capability.STAGING},
+                          fake="rs_prip.fake:FAKE")
 
-Operations (search, staging, status) are methods of the client classes, not hooks.
+Operations (search, staging, status) are methods of the client classes, not hooks. Everything
+a plugin imports is in :mod:`rs_core.plugin_api`.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def rs_register_stations() -> Iterable[StationType]:  # type: ignore[empty-body]
                               capabilities={"search", "sessions", "staging"})
 
     The client class must offer ``from_rs_client(parent, station=...)``; subclassing
-    :class:`rs_core.station.StationClient` gives that and the seed API for free.
+    :class:`rs_core.station.StationClient` gives that and the seed API for free. The record
+    also declares the RS-Server ``generations`` the client speaks, the plugin's ``fake``
+    station (served by ``rs simulate`` and the test kit) and extra ``search_options``.
     """
 
 

@@ -286,3 +286,23 @@ def test_a_v1_plugin_stages_under_a_global_v2_setting(
         assert len(report.done) == 2, report.summary()
         with pytest.raises(rs_core.UnsupportedOperationError, match="v1 only"):
             edrs.queryables()
+
+
+def test_a_fake_that_cannot_be_loaded_is_skipped_with_a_warning() -> None:
+    from rs_core.plugin_api import StationType, hookimpl
+    from rs_core.plugins import register_plugin, unregister_plugin
+
+    class Ghost:
+        @hookimpl
+        def rs_register_stations(self) -> Iterator[StationType]:
+            yield StationType(
+                kind="ghost", client_class="a:B", stations=("G",), fake="rs_no_such_fake:FAKE"
+            )
+
+    register_plugin(Ghost(), name="ghost")
+    try:
+        with pytest.warns(RuntimeWarning, match="'ghost' cannot be loaded"):
+            kinds = {fake.kind for fake in installed_fakes()}
+        assert "ghost" not in kinds and "auxip" in kinds
+    finally:
+        unregister_plugin("ghost")
