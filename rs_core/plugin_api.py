@@ -11,8 +11,9 @@ Hooks and records
     :class:`CatalogType`, :class:`CommandType`, :class:`SearchOption`, :class:`Capability`,
     :data:`GENERATIONS`, :class:`PluginInfo`, :func:`load_class`.
 Station base class and results
-    :class:`StationClient`, :class:`StagingStatus`, :class:`StagingReport`,
-    :class:`EDownloadStatus`, :class:`StationItemCollection`.
+    :class:`StationClient`, :class:`RsClient` (what a command's ``make_client()``
+    returns), :class:`StagingStatus`, :class:`StagingReport`, :class:`EDownloadStatus`,
+    :class:`StationItemCollection`.
 RS-Server v1 station conventions
     :class:`StationProtocolV1`, :class:`StationEndpoints`, :func:`search_params`,
     :func:`staging_params`, :func:`check_timeout`, :func:`parse_staging_status`.
@@ -74,6 +75,7 @@ from rs_core.records import (
 )
 
 if TYPE_CHECKING:
+    from rs_core.client import RsClient
     from rs_core.http import HttpClient, HttpSettings
     from rs_core.rsserver_v1 import (
         StationEndpoints,
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
 
 _SIMULATOR = "rs_core.testing.simulator"
 _LAZY = {
+    "RsClient": "rs_core.client",
     "HttpClient": "rs_core.http",
     "HttpSettings": "rs_core.http",
     "StationEndpoints": "rs_core.rsserver_v1",
@@ -176,6 +179,7 @@ __all__ = [
     "RecordedRequest",
     "RequestRejectedError",
     "Response",
+    "RsClient",
     "RsConnectionError",
     "RsError",
     "RsServerSimulator",

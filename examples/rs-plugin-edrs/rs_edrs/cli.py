@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # keep `rs --help` fast: the client is imported when used
-    from rs_core import RsClient
+    from rs_core.plugin_api import RsClient
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
