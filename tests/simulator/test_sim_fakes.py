@@ -306,3 +306,26 @@ def test_a_fake_that_cannot_be_loaded_is_skipped_with_a_warning() -> None:
         assert "ghost" not in kinds and "auxip" in kinds
     finally:
         unregister_plugin("ghost")
+
+
+def test_rs_simulate_serves_both_generations_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rs_core.cli import commands
+    from rs_core.cli.main import build_parser
+
+    args = build_parser().parse_args(["simulate", "--port", "0"])
+    assert args.sim_api == "both"
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(
+        "rs_core.testing.simulator.serve", lambda host, port, **options: seen.update(options)
+    )
+    assert commands.cmd_simulate(args, lambda: None) == 0  # type: ignore[arg-type, return-value]
+    assert seen["api_version"] == "both"
+    with RsServerSimulator(api_version=seen["api_version"]) as sim:  # what it then serves
+        assert {f.kind for f in sim.fakes} >= {"auxip", "cadip", "prip", "edrs"}
+        wide = "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z"
+        assert get_local(sim, "/edrs/search", datetime=wide).status_code == 200
+        assert get_local(sim, "/prip/collections").status_code == 200
+
+
+def get_local(sim: RsServerSimulator, path: str, **params: Any) -> requests.Response:
+    return requests.get(sim.url + path, params=params, timeout=5)
