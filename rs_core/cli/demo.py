@@ -82,6 +82,7 @@ def run_demo(
     registry = get_registry()
     session_kinds = [t for t in registry.stations.values() if Capability.SESSIONS in t.capabilities]
     file_kinds = [t for t in registry.stations.values() if Capability.SEARCH in t.capabilities]
+    file_kinds = [t for t in file_kinds if api_version in t.generations]  # what the sim speaks
     if not session_kinds or not registry.catalogs:
         raise UnknownKindError(
             "rs demo needs a station plugin with sessions and a catalog plugin; installed: "
