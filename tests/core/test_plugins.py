@@ -401,3 +401,32 @@ def test_generations_per_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     assert prip.server_generation() == "v2"
     auxip = rs_core.RsClient("http://127.0.0.1:9", "k", "me").get_station_client("auxip")
     assert type(auxip).generations() == ("v1", "v2") and auxip.server_generation() == "v1"
+
+
+def test_search_options_are_offered_converted_and_checked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from rs_core.records import (
+        SearchOption,
+        StationType,
+        add_search_options,
+        search_option_values,
+    )
+
+    orbit = SearchOption("orbit", type=int, help="absolute orbit")
+    mine = StationType(kind="mine", client_class="a:B", stations=(), search_options=[orbit])
+    other = StationType(
+        kind="other", client_class="a:B", stations=(), search_options=[SearchOption("band")]
+    )
+    parser = argparse.ArgumentParser(prog="rs search")
+    offered = add_search_options(parser, [mine, other])
+    assert [o.flag for o in offered] == ["--orbit", "--band"]
+    args = parser.parse_args(["--orbit", "42"])
+    assert search_option_values(mine, args, offered) == {"orbit": 42}
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--orbit", "forty-two"])
+    assert exited.value.code == 2 and "--orbit" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--band is not a search option of station kind 'mine'"):
+        search_option_values(mine, parser.parse_args(["--band", "B2"]), offered)
