@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -171,6 +172,14 @@ def _share_dict(values: Mapping[str, float]) -> dict[str, float]:
     return dict(values)
 
 
+@functools.cache
+def _packaged(package: str, name: str) -> tuple[Any, ...]:
+    """``<package>/data/<name>.json``, parsed once per process (records are read-only)."""
+    file = resources.files(package) / "data" / f"{name}.json"
+    content = json.loads(file.read_text("utf-8")) if file.is_file() else []
+    return tuple(content["Data"] if isinstance(content, dict) else content)
+
+
 def _no_synthetic(**_sizes: Any) -> dict[str, list[Any]]:
     return {}
 
@@ -201,15 +210,10 @@ class FakeStation:
 
     def default_lists(self) -> dict[str, list[Any]]:
         """The packaged content of :attr:`lists` (empty lists without a package)."""
-        found: dict[str, list[Any]] = {}
-        for name in self.lists:
-            if self.data_package is None:
-                found[name] = []
-                continue
-            file = resources.files(self.data_package) / "data" / f"{name}.json"
-            content = json.loads(file.read_text("utf-8")) if file.is_file() else []
-            found[name] = list(content["Data"] if isinstance(content, dict) else content)
-        return found
+        return {
+            name: list(_packaged(self.data_package, name)) if self.data_package else []
+            for name in self.lists
+        }
 
 
 def installed_fakes() -> list[FakeStation]:
