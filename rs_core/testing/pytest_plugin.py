@@ -9,7 +9,8 @@ Then subclass the contract classes of :mod:`rs_core.testing.kit` and use the fix
 
 ``rs_simulator``
     An :class:`~rs_core.testing.simulator.RsServerSimulator` in cluster mode (API key
-    :data:`KIT_API_KEY` with every station role), started once per module.
+    :data:`KIT_API_KEY` with every station role), started once per module; like every
+    simulator it serves each installed station plugin's fake station (``StationType.fake``).
 ``rs_local_simulator``
     The same in local mode (no authentication), started once per module.
 ``rs_simulator_v2``, ``rs_local_simulator_v2``
