@@ -1073,6 +1073,10 @@ class V2Search:
             raise unsortable(self.sortby, tuple(sortable), label)
         return evolve(self, sortable=tuple(sortable))
 
+    def without_sortby(self) -> V2Search:
+        """The same search in the server's order."""
+        return evolve(self, sortby=None)
+
     @property
     def post(self) -> bool:
         """Whether the search is sent as ``POST`` (a CQL2 filter is sent as cql2-json)."""
