@@ -45,12 +45,10 @@ from rs_core.cql2 import all_of, json_copy, to_cql2_json
 from rs_core.dates import parse_datetime
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import (
-    AuthenticationError,
     BadResponseError,
     HttpError,
     InvalidInputError,
     NotFoundError,
-    RequestRejectedError,
     RsError,
     StagingError,
     UnknownCollectionError,
@@ -625,12 +623,13 @@ class StationProtocolV2:
         self, names: Sequence[str], *, timeout: float | None, strict: bool = True
     ) -> None:
         """Raise :class:`~rs_core.UnknownCollectionError` naming the valid collections when one
-        of ``names`` is not listed by ``/collections``. The list that cannot be read (a key
-        without the landing-page role) is not a verdict: unless ``strict``, the search goes on.
+        of ``names`` is not listed by ``/collections``. A list that cannot be read (a key
+        without the landing-page role, a failing endpoint) is no verdict: unless ``strict``,
+        the search goes on.
         """
         try:
             valid = self.listed_collections(timeout=timeout)
-        except (AuthenticationError, NotFoundError, RequestRejectedError) as err:
+        except HttpError as err:
             if strict:
                 raise
             _LOG.debug("%s: cannot list the collections to check %s: %s", self.label, names, err)
