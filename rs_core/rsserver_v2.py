@@ -634,6 +634,10 @@ class StationProtocolV2:
                 raise
             _LOG.debug("%s: cannot list the collections to check %s: %s", self.label, names, err)
             return
+        if list(names) == [""]:  # a search of every collection: is there one?
+            if valid:
+                return
+            raise UnknownCollectionError(f"{self.label}: the service lists no collection")
         unknown = [n for n in names if n not in valid]
         if not unknown:
             return
@@ -657,28 +661,44 @@ class StationProtocolV2:
     ) -> StationItemCollection:
         """Run ``search``: ``POST <service>/search`` with a cql2-json body when it filters,
         else ``GET .../collections/{c}/items`` (one collection, ``by_items``) or
-        ``GET <service>/search?collections=...``; paged lazily.
+        ``GET <service>/search[?collections=c]``; paged lazily. A search of no collection
+        covers every collection the service shows this user (what RS-Server does without
+        ``collections``).
 
-        Collections named by the caller are checked against ``/collections`` first; a default
-        collection is checked when the server answers 404 or nothing at all (RS-Server answers
-        an empty page for a collection it does not have). A ``sortby`` the server refuses is
-        :class:`~rs_core.UnsortableFieldError`.
+        Several collections are searched one by one and merged (sorted by ``sortby`` when
+        given, else in the order of the collections): RS-Server 1.0 merges the queries of
+        collections of one station into one, which selects nothing when they differ by
+        product type. Collections named by the caller are checked against ``/collections``
+        first; a default collection is checked when the server answers 404 or nothing at all
+        (RS-Server answers an empty page for a collection it does not have). A ``sortby`` the
+        server refuses is :class:`~rs_core.UnsortableFieldError`.
         """
-        if not search.collections:
-            raise UnknownCollectionError(f"{self.label}: no collection to search")
         if search.explicit:
             self.check_collections(search.collections, timeout=timeout, strict=False)
+        if len(search.collections) > 1:
+            parts = [
+                self.find(
+                    search.over([name]),
+                    max_items=max_items,
+                    timeout=timeout,
+                    what=what,
+                    explode=explode,
+                    by_items=by_items,
+                )
+                for name in search.collections
+            ]
+            return merge_results(parts, sortby=search.sortby, max_items=max_items)
         common: dict[str, Any] = {
             "max_items": max_items,
             "timeout": timeout,
             "what": what,
             "explode": explode,
-            "collection": search.collections[0] if len(search.collections) == 1 else "",
+            "collection": search.collections[0] if search.collections else "",
         }
         try:
             if search.post:
                 found = self.search(f"{self.root}/search", None, json_body=search.body(), **common)
-            elif by_items and len(search.collections) == 1 and not search.ids:
+            elif by_items and search.collections and not search.ids:
                 url = self.items_url(search.collections[0])
                 found = self.search(url, search.query(collections=False), **common)
             else:
@@ -693,7 +713,7 @@ class StationProtocolV2:
                     raise unknown from err
             raise
         if not search.explicit and len(found.items) == 0:
-            self.check_collections(search.collections, timeout=timeout, strict=False)
+            self.check_collections(search.collections or ("",), timeout=timeout, strict=False)
         return found
 
     # -- staging ------------------------------------------------------------------------
@@ -1040,8 +1060,8 @@ _GEOMETRY_TYPES = (
 class V2Search:
     """One station search as RS-Server v2 takes it; built by :func:`v2_search`.
 
-    ``explicit``: the caller named the collections (checked before the request); a search built
-    before the default collections are known gets them with :meth:`over`.
+    ``collections`` empty: every collection the service shows the user. ``explicit``: the
+    caller named the collections (checked before the request).
     ``sortable``: the fields the service sorts on, when known (for the refusal message).
 
     >>> s = V2Search(("adgs",), explicit=False, limit=5, sortby="-created")
@@ -1084,7 +1104,7 @@ class V2Search:
     def query(self, *, collections: bool = True) -> dict[str, str]:
         """The ``GET`` query (no filter: a filtered search is a ``POST``)."""
         query: dict[str, str] = {}
-        if collections:
+        if collections and self.collections:
             query["collections"] = ",".join(self.collections)
         if self.ids:
             query["ids"] = ",".join(self.ids)
@@ -1099,7 +1119,9 @@ class V2Search:
 
     def body(self) -> dict[str, Any]:
         """The ``POST <service>/search`` body (STAC item search, filter in cql2-json)."""
-        body: dict[str, Any] = {"collections": list(self.collections)}
+        body: dict[str, Any] = {}
+        if self.collections:
+            body["collections"] = list(self.collections)
         if self.ids:
             body["ids"] = list(self.ids)
         if self.datetime:
@@ -1274,6 +1296,16 @@ __all__ += [
 ]
 
 
+def _file_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
+    # RS-Server 0.2 and 1.0a4 send "file:checksum": "$.Checksum[0].Value" (a template the
+    # server did not evaluate): it is no checksum, so it goes.
+    return {
+        k: v
+        for k, v in asset.items()
+        if not (k == "file:checksum" and isinstance(v, str) and v.startswith("$."))
+    }
+
+
 def asset_files(
     item: Mapping[str, Any],
     collection: str,
@@ -1282,7 +1314,8 @@ def asset_files(
 ) -> list[dict[str, Any]]:
     """One file-level feature per asset of a v2 ``item`` (a product holding its files), shaped
     like a v1 file: ``id`` = the asset key (the file name), the item's properties, geometry and
-    extensions, one ``file`` asset (the asset, through ``clean`` when given).
+    extensions, one ``file`` asset (the asset, through ``clean`` when given; by default without
+    the unevaluated ``file:checksum`` template RS-Server sends).
 
     >>> item = {"id": "P", "properties": {"datetime": None}, "assets": {"P.zip": {"href": "h"}}}
     >>> [(f["id"], f["assets"]["file"]["href"]) for f in asset_files(item, "c")]
@@ -1303,7 +1336,7 @@ def asset_files(
                 "bbox": item.get("bbox"),
                 "properties": dict(properties),
                 "links": [],
-                "assets": {"file": clean(asset) if clean is not None else dict(asset)},
+                "assets": {"file": clean(asset) if clean is not None else _file_asset(asset)},
                 "collection": collection,
             }
         )
@@ -1311,3 +1344,45 @@ def asset_files(
 
 
 __all__ += ["asset_files"]
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    if value is None:
+        return (2, 0.0, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def merge_results(
+    parts: Sequence[StationItemCollection],
+    *,
+    sortby: str | None = None,
+    max_items: int | None = None,
+) -> StationItemCollection:
+    """The items of several searches as one result: repeats (same id) dropped, sorted by
+    ``sortby`` (``±field``; items without the field last) when given, cut to ``max_items``.
+
+    The server's answers stay in ``raw["parts"]``.
+    """
+    seen: set[str] = set()
+    items: list[pystac.Item] = []
+    for part in parts:
+        for item in part.items:
+            if item.id not in seen:
+                seen.add(item.id)
+                items.append(item)
+    if sortby:
+        name, descending = sortby.lstrip("+-"), sortby.startswith("-")
+        present = [i for i in items if i.properties.get(name) is not None]
+        missing = [i for i in items if i.properties.get(name) is None]
+        present.sort(key=lambda i: _sort_key(i.properties.get(name)), reverse=descending)
+        items = present + missing
+    if max_items is not None:
+        items = items[:max_items]
+    raw = {"type": "FeatureCollection", "parts": [p.raw for p in parts]}
+    extra = {"numberReturned": len(items)}
+    return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=raw)
+
+
+__all__ += ["merge_results"]

@@ -352,3 +352,9 @@ def test_post_next_links_merge_their_body_into_the_search(posts: Any) -> None:
     assert len(bodies) == 2
     assert bodies[1]["token"] == "next:2" and bodies[1]["filter"] == bodies[0]["filter"]
     assert bodies[1]["collections"] == ["c"], "merge keeps the original search"
+
+
+def test_a_search_of_every_collection_names_none() -> None:
+    search, _ = v2_search({}, collections=(), explicit=False, limit=3, max_items=None)
+    assert search.query() == {"limit": "3"}
+    assert "collections" not in search.body()

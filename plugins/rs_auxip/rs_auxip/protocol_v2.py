@@ -39,15 +39,6 @@ SORTABLE = (
 station config): ``published`` is refused ("not sortable")."""
 
 
-def _file_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
-    # RS-Server 0.2 sends "file:checksum": "$.Checksum[0].Value" (an unevaluated template).
-    return {
-        k: v
-        for k, v in asset.items()
-        if not (k == "file:checksum" and isinstance(v, str) and v.startswith("$."))
-    }
-
-
 class AdgsProtocolV2(StationProtocolV2):
     """RS-Server v2 AUXIP: ``/auxip/collections/{c}/items``, OGC staging."""
 
@@ -56,7 +47,7 @@ class AdgsProtocolV2(StationProtocolV2):
     @staticmethod
     def explode(item: Mapping[str, Any], collection: str) -> list[dict[str, Any]]:
         """One v1-shaped file feature per asset of a v2 AUXIP item."""
-        files = asset_files(item, collection, clean=_file_asset)
+        files = asset_files(item, collection)
         for file in files:
             properties = file["properties"]
             if "auxip:id" in properties:

@@ -52,12 +52,17 @@ def test_spaces_around_equals_select_the_same_subset(client: AuxipClient) -> Non
     assert [i.id for i in spaced] == [i.id for i in tight]
 
 
-def test_several_collections_go_to_the_search_endpoint(client: AuxipClient, v2: Any) -> None:
-    found = client.search_stations(START, STOP, collection=["adgs_aux_pp2", "adgs2_aux_pp2"])
-    assert found and {i.properties["product:type"] for i in found} == {"AUX_PP2"}
-    [request] = [r for r in v2.requests if r.path == SEARCH]
-    assert request.method == "GET"
-    assert request.query["collections"] == ["adgs_aux_pp2,adgs2_aux_pp2"]
+def test_several_collections_are_searched_one_by_one(client: AuxipClient, v2: Any) -> None:
+    both = ["adgs_aux_pp2", "adgs_oper_aux_obmemc"]
+    found = client.search_stations(START, STOP, collection=both, sortby="-created")
+    types = {i.properties["product:type"] for i in found}
+    assert types == {"AUX_PP2", "OPER_AUX_OBMEMC"}, "RS-Server merges one station's queries"
+    created = [i.properties["created"] for i in found]
+    assert created == sorted(created, reverse=True), "merged in the asked order"
+    asked = [r.path for r in v2.requests if r.path.endswith("/items")]
+    assert asked == [f"/auxip/collections/{c}/items" for c in both]
+    capped = client.search_stations(START, STOP, collection=both, max_items=3)
+    assert len(capped) == 3
 
 
 def test_unknown_collection_is_a_typed_error_naming_the_valid_ones(

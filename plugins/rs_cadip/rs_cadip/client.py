@@ -36,6 +36,7 @@ from rs_core.rsserver_v2 import (
     cap_items,
     check_collections_arg,
     check_max_items,
+    merge_results,
     unique,
     v1_lacks,
     v2_search,
@@ -240,7 +241,8 @@ class CadipClient(StationClient):
         with self._generation(timeout) as version:
             if version == V2:
                 found = self._search_v2(search, total, timeout=timeout, files=True)
-                return _sorted(found, interval.get("sortby"))
+                sortby = interval.get("sortby")
+                return merge_results([found], sortby=sortby) if sortby else found
             _refuse_v2_only(filter=filter, collection=collection, bbox=bbox, intersects=intersects)
             params = CadipProtocolV1.file_search_params(interval, sessions)
             return cap_items(self._protocol().search_files(params, timeout=timeout), cap)
@@ -373,7 +375,7 @@ class CadipClient(StationClient):
                     self._search_v2(search, total, timeout=timeout, files=False)
                     for search, total in requests
                 ]
-                return parts[0] if len(parts) == 1 else cap_items(_merge(parts), cap)
+                return parts[0] if len(parts) == 1 else merge_results(parts, max_items=cap)
             _refuse_v2_only(filter=filter, collection=collection, bbox=bbox, intersects=intersects)
             params = CadipProtocolV1.session_params(ids, start, stop, plats)
             found = self._protocol().search_sessions(params, timeout=timeout)
@@ -420,29 +422,3 @@ def _refuse_v2_only(**arguments: Any) -> None:
     for name, value in arguments.items():
         if value is not None:
             raise v1_lacks(f"{name}=...")
-
-
-def _merge(parts: list[StationItemCollection]) -> StationItemCollection:
-    seen: set[str] = set()
-    items = []
-    for part in parts:
-        for item in part.items:
-            if item.id not in seen:
-                seen.add(item.id)
-                items.append(item)
-    raw = {"type": "FeatureCollection", "parts": [p.raw for p in parts]}
-    extra = {"numberReturned": len(items)}
-    return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=raw)
-
-
-def _sorted(found: StationItemCollection, sortby: str | None) -> StationItemCollection:
-    """Order v2 file results by ``sortby`` (the server orders sessions, not their files)."""
-    if not sortby:
-        return found
-    field, descending = sortby[1:], sortby[0] == "-"
-    present = [i for i in found.items if i.properties.get(field) is not None]
-    missing = [i for i in found.items if i.properties.get(field) is None]
-    present.sort(key=lambda i: str(i.properties[field]), reverse=descending)
-    return StationItemCollection(
-        present + missing, extra_fields=found.extra_fields, clone_items=False, raw=found.raw
-    )

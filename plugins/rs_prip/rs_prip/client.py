@@ -148,7 +148,9 @@ class PripClient(StationClient):
         :attr:`sortable_fields` (server default ``-published``).
 
         Narrowing: ``collection`` (one id or a list; default every collection the service
-        lists: PRIP has no all-products collection), ``product_type`` (``product:type``),
+        shows this user, searched at once: RS-Server does that without ``collections``; PRIP
+        has no all-products collection; several collections are searched one by one and
+        merged), ``product_type`` (``product:type``),
         ``platform`` (``S2B`` or ``sentinel-2b``), ``filter`` (CQL2: a cql2-json dict or
         cql2-text, sent as cql2-json), ``bbox`` (``[west, south, east, north]``) and
         ``intersects`` (a GeoJSON geometry). Criteria combine with AND.
@@ -186,8 +188,6 @@ class PripClient(StationClient):
             if version != V2:
                 self._protocol()  # raises: no PRIP on RS-Server v1
             protocol = self._v2_protocol()
-            if names is None:
-                search = search.over(protocol.listed_collections(timeout=timeout))
             return protocol.find(
                 search,
                 max_items=total,
