@@ -705,7 +705,8 @@ class StationProtocolV2:
                 found = self.search(f"{self.root}/search", search.query(), **common)
         except HttpError as err:
             if search.sortby and "sortable" in str(err).lower():
-                raise unsortable(search.sortby, search.sortable, self.label) from err
+                known = search.sortable or _sortable_in(str(err))
+                raise unsortable(search.sortby, known, self.label) from err
             if isinstance(err, NotFoundError) and not search.explicit:
                 try:
                     self.check_collections(search.collections, timeout=timeout, strict=False)
@@ -1222,6 +1223,17 @@ def _rs_server_ops(node: Any) -> Any:
     if isinstance(node, list):
         return [_rs_server_ops(v) for v in node]
     return node
+
+
+def _sortable_in(message: str) -> tuple[str, ...] | None:
+    """The field list of RS-Server 1.0's refusal ("... list of sortable parameter(s) with
+    adgs: id, auxip:id, ...")."""
+    _head, sep, tail = message.partition("sortable parameter(s) with ")
+    if not sep or ":" not in tail:
+        return None
+    listed = tail.split(":", 1)[1].split(")")[0]
+    fields = tuple(f.strip(" .'\"") for f in listed.split(",") if f.strip(" .'\""))
+    return fields or None
 
 
 def unsortable(sortby: str, sortable: Sequence[str] | None, label: str) -> UnsortableFieldError:

@@ -133,3 +133,21 @@ def test_v2_only_arguments_on_v1(rs_simulator: Any) -> None:
             with pytest.raises(UnsupportedOperationError, match="RS-Server v1"):
                 auxip.search_stations(START, STOP, **kwargs)
         assert len(auxip.search_stations(START, STOP, sortby="-published", limit=2)) == 2
+
+
+def test_the_servers_own_list_of_sortable_fields_is_read(client: AuxipClient, v2: Any) -> None:
+    """Without a known list (a raw protocol search), the list in RS-Server 1.0's refusal."""
+    from rs_core.rsserver_v2 import v2_search
+
+    detail = {
+        "code": "NotFound",
+        "description": "'published' parameter is not sortable with adgs. Here is the list of "
+        "sortable parameter(s) with adgs: id, auxip:id, created",
+    }
+    v2.add_fault(Fault(path=SEARCH, kind="status", status=404, body=detail, times=1))
+    search, total = v2_search(
+        {"sortby": "-published"}, collections=[], explicit=False, limit=5, max_items=None
+    )
+    with pytest.raises(UnsortableFieldError) as info:
+        client._v2_protocol().find(search, max_items=total, timeout=10, what="search")
+    assert info.value.sortable == ("id", "auxip:id", "created")
