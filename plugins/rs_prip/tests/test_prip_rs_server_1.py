@@ -9,8 +9,10 @@ search must return exactly those products, compared by the station's ``Id`` (``p
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -194,3 +196,31 @@ class TestPripRealRsServer1(StationContract):
     sort_field = "published"
     search_start = datetime(2024, 1, 1, tzinfo=UTC)
     search_stop = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_rs_search_prip_from_a_fresh_process(station: list[dict[str, Any]]) -> None:
+    env = {**os.environ, "RSPY_HOST_PRIP": _env("PRIP_URL")}
+    env.pop("RSPY_APIKEY", None)
+    rs = Path(sys.executable).with_name("rs")
+    out = subprocess.run(
+        [str(rs), "search", "prip", "--start", START, "--stop", STOP, "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert {f["properties"]["prip:id"] for f in found["features"]} == {
+        str(r["Id"]) for r in station
+    }
+    bad = subprocess.run(
+        [str(rs), "search", "prip", "--start", START, "--sortby", "datetime"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2 and "sortable fields" in bad.stderr
