@@ -609,7 +609,7 @@ class StationProtocolV2:
     # -- complete station search (1.0) ---------------------------------------------------
 
     def listed_collections(self, *, timeout: float | None = None) -> tuple[str, ...]:
-        """The ids of :meth:`collections`, asked once per service for this client family."""
+        """The ids of :meth:`collections`, asked once per service by this client."""
         with self.state.lock:
             cached = self.state.listed.get(self.root)
         if cached is not None:
