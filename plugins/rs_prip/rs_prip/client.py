@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ from rs_core.rsserver_v2 import (
     StagingJob,
     check_collections_arg,
     check_max_items,
+    unique,
     v2_search,
 )
 from rs_core.station import StationClient
@@ -211,3 +213,22 @@ class PripClient(StationClient):
         catalog ``collection`` (default ``prip_staged``) and this returns its
         :class:`~rs_core.rsserver_v2.StagingJob`."""
         return self._stage(filename, s3_path, tmp_download_path, timeout, collection)
+
+    def _v2_locate(self, filenames: Sequence[str], timeout: float | None) -> None:
+        """Find the products holding ``filenames`` (a PRIP file is named like its product) so
+        that a new process can stage files it never searched: one ``GET /prip/search?ids=``
+        per name, over every collection (RS-Server 1.0a4 reads only the first of several
+        ids)."""
+        protocol = self._v2_protocol()
+        for name in unique(filenames):
+            search, total = v2_search(
+                {}, collections=(), explicit=False, limit=10, max_items=10, ids=[name]
+            )
+            protocol.find(
+                search,
+                max_items=total,
+                timeout=timeout,
+                what=f"PRIP search of the product {name!r} to stage failed",
+                explode=protocol.explode,
+                by_items=False,
+            )
