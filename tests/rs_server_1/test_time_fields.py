@@ -80,6 +80,16 @@ def test_auxip(local: None) -> None:
     assert record["Name"] not in {
         f.id for f in auxip.search_stations(origin - SECOND, origin + SECOND)
     }
+    # a temporal filter on `created` compares OriginDate (while the item shows PublicationDate)
+    middle = origin + (published - origin) / 2
+    stamp = middle.strftime("%Y-%m-%dT%H:%M:%SZ")
+    before = auxip.search_stations(
+        published - timedelta(days=1),
+        published + SECOND,
+        filter=f"T_BEFORE(created, TIMESTAMP('{stamp}'))",
+    )
+    assert record["Name"] in {f.id for f in before}
+    assert when(next(f for f in before if f.id == record["Name"]).properties["created"]) > middle
 
 
 def test_cadip_sessions(local: None) -> None:
