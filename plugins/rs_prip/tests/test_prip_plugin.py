@@ -3,6 +3,8 @@ nothing (no simulator PRIP face needed)."""
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -10,7 +12,12 @@ from rs_prip.client import PripClient
 from rs_prip.protocol_v2 import PripProtocolV2
 
 import rs_core
-from rs_core.errors import InvalidInputError, UnknownStationError, UnsupportedOperationError
+from rs_core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    UnknownStationError,
+    UnsupportedOperationError,
+)
 from rs_core.http import HttpSettings
 from rs_core.testing.pytest_plugin import KIT_API_KEY
 
@@ -58,14 +65,30 @@ def test_bad_input_sends_nothing(rs_simulator_v2: Any, kwargs: dict[str, Any]) -
     assert rs_simulator_v2.requests == []
 
 
-def test_rs_server_v1_has_no_prip(rs_simulator: Any) -> None:
-    with PripClient(rs_simulator.url, KIT_API_KEY, "tester", http_settings=FAST) as prip:
-        if prip.server_generation() != "v1":
-            pytest.skip("this simulator's v1 face serves /prip")
-        with pytest.raises(UnsupportedOperationError, match=r"RS-Server 1\.0"):
-            prip.search_stations(START, STOP)
-        with pytest.raises(UnsupportedOperationError):
-            prip.staging("S2B_X.tar")
+class _NoPrip(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "22")
+        self.end_headers()
+        self.wfile.write(b'{"detail":"Not Found"}')
+
+
+def test_a_server_without_prip_is_an_error_not_an_empty_result() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoPrip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with PripClient(url, KIT_API_KEY, "tester", http_settings=FAST) as prip:
+            with pytest.raises((UnsupportedOperationError, NotFoundError)) as info:
+                prip.search_stations(START, STOP)
+            assert "PRIP" in str(info.value)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_platform_codes_become_rs_server_names() -> None:
