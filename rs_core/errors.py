@@ -40,8 +40,10 @@ __all__ = [
     "RsTimeoutError",
     "ServerError",
     "StagingError",
+    "UnknownCollectionError",
     "UnknownKindError",
     "UnknownStationError",
+    "UnsortableFieldError",
     "UnsupportedOperationError",
     "error_for_status",
     "redact_url",
@@ -173,6 +175,21 @@ class InvalidInputError(RsError, ValueError):
 
 class UnknownStationError(InvalidInputError, LookupError):
     """A station id that the plugin does not serve. The message lists the valid ones."""
+
+
+class UnknownCollectionError(InvalidInputError, LookupError):
+    """A collection the station service does not offer (or a station that has none).
+
+    ``valid`` holds the collections the service lists; the message names them.
+    """
+
+    valid: tuple[str, ...] = ()
+
+
+class UnsortableFieldError(InvalidInputError):
+    """A ``sortby`` field the server cannot sort on; ``sortable`` holds the ones it can."""
+
+    sortable: tuple[str, ...] = ()
 
 
 class PluginError(RsError):

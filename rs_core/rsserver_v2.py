@@ -39,16 +39,20 @@ from typing import Any
 
 import pystac
 import requests
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
+from rs_core.cql2 import all_of, json_copy, to_cql2_json
 from rs_core.dates import parse_datetime
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import (
     BadResponseError,
+    HttpError,
     InvalidInputError,
     NotFoundError,
     RsError,
     StagingError,
+    UnknownCollectionError,
+    UnsortableFieldError,
     UnsupportedOperationError,
 )
 from rs_core.http import HttpClient, decode_json, require
@@ -337,6 +341,8 @@ class V2State:
     job_of: dict[str, str] = field(factory=dict)
     jobs: dict[str, StagingJob] = field(factory=dict)
     collections: set[tuple[str, str]] = field(factory=set)
+    listed: dict[str, tuple[str, ...]] = field(factory=dict)
+    """Station service root -> the collection ids its ``/collections`` listed (cache)."""
 
     def remember_file(self, name: str, collection: str, item: Mapping[str, Any]) -> None:
         """Note that file ``name`` is held by ``item`` of ``collection``."""
@@ -457,13 +463,18 @@ class StationProtocolV2:
         timeout: float | None,
         what: str,
         pages: list[dict[str, Any]] | None = None,
+        json_body: Mapping[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The features of ``url`` page after page, fetching a page only when it is needed.
 
-        Follows ``rel=next`` links (``GET``, or ``POST`` with the link's ``body``); each page's
-        answer (without features) is appended to ``pages`` when given.
+        ``json_body`` makes the first request a ``POST`` of it. Follows ``rel=next`` links
+        (``GET``, or ``POST`` with the link's ``body``, merged into the previous body when the
+        link says ``merge``); each page's answer (without features) is appended to ``pages``.
         """
-        method, next_url, query, body = "GET", url, dict(params or {}), None
+        method, next_url, query = "GET", url, dict(params or {})
+        body: Any = None
+        if json_body is not None:
+            method, body = "POST", dict(json_body)
         seen: set[str] = set()
         while True:
             response = self.http.request(
@@ -499,7 +510,12 @@ class StationProtocolV2:
             seen.add(key)
             method = str(link.get("method") or "GET").upper()
             next_url, query = href, {}
-            body = link.get("body") if method == "POST" else None
+            if method != "POST":
+                body = None
+            elif link.get("merge") and isinstance(body, Mapping):
+                body = {**body, **(link.get("body") or {})}
+            else:
+                body = link.get("body")
 
     def search(
         self,
@@ -511,8 +527,10 @@ class StationProtocolV2:
         what: str,
         explode: Explode | None = None,
         collection: str = "",
+        json_body: Mapping[str, Any] | None = None,
     ) -> StationItemCollection:
-        """Collect up to ``max_items`` results of ``url`` (lazily paged).
+        """Collect up to ``max_items`` results of ``url`` (lazily paged; ``json_body``: by
+        ``POST``).
 
         Without ``explode`` the results are the v2 items; with it, the file-level features it
         makes of each item (every file is remembered for staging).
@@ -522,7 +540,9 @@ class StationProtocolV2:
         items: list[pystac.Item] = []
         if max_items is not None and max_items < 1:
             raise InvalidInputError(f"max_items must be >= 1, got {max_items}")
-        for feature in self.iter_features(url, params, timeout=timeout, what=what, pages=pages):
+        for feature in self.iter_features(
+            url, params, timeout=timeout, what=what, pages=pages, json_body=json_body
+        ):
             raw_features.append(feature)
             coll = str(feature.get("collection") or collection)
             produced = explode(feature, coll) if explode is not None else [feature]
@@ -585,6 +605,117 @@ class StationProtocolV2:
             explode=explode,
             collection=collection,
         )
+
+    # -- complete station search (1.0) ---------------------------------------------------
+
+    def listed_collections(self, *, timeout: float | None = None) -> tuple[str, ...]:
+        """The ids of :meth:`collections`, asked once per service by this client."""
+        with self.state.lock:
+            cached = self.state.listed.get(self.root)
+        if cached is not None:
+            return cached
+        ids = tuple(str(c.id) for c in self.collections(timeout=timeout))
+        with self.state.lock:
+            self.state.listed[self.root] = ids
+        return ids
+
+    def check_collections(
+        self, names: Sequence[str], *, timeout: float | None, strict: bool = True
+    ) -> None:
+        """Raise :class:`~rs_core.UnknownCollectionError` naming the valid collections when one
+        of ``names`` is not listed by ``/collections``. A list that cannot be read (a key
+        without the landing-page role, a failing endpoint) is no verdict: unless ``strict``,
+        the search goes on.
+        """
+        try:
+            valid = self.listed_collections(timeout=timeout)
+        except HttpError as err:
+            if strict:
+                raise
+            _LOG.debug("%s: cannot list the collections to check %s: %s", self.label, names, err)
+            return
+        if list(names) == [""]:  # a search of every collection: is there one?
+            if valid:
+                return
+            raise UnknownCollectionError(f"{self.label}: the service lists no collection")
+        unknown = [n for n in names if n not in valid]
+        if not unknown:
+            return
+        shown = ", ".join(repr(n) for n in unknown)
+        listed = ", ".join(valid) if valid else "none: the service lists no collection"
+        unknown_error = UnknownCollectionError(
+            f"{self.label} has no collection {shown} on this server; valid collections: {listed}"
+        )
+        unknown_error.valid = valid
+        raise unknown_error
+
+    def find(
+        self,
+        search: V2Search,
+        *,
+        max_items: int | None,
+        timeout: float | None,
+        what: str,
+        explode: Explode | None = None,
+        by_items: bool = True,
+    ) -> StationItemCollection:
+        """Run ``search``: ``POST <service>/search`` with a cql2-json body when it filters,
+        else ``GET .../collections/{c}/items`` (one collection, ``by_items``) or
+        ``GET <service>/search[?collections=c]``; paged lazily. A search of no collection
+        covers every collection the service shows this user (what RS-Server does without
+        ``collections``).
+
+        Several collections are searched one by one and merged (sorted by ``sortby`` when
+        given, else in the order of the collections): RS-Server 1.0 merges the queries of
+        collections of one station into one, which selects nothing when they differ by
+        product type. Collections named by the caller are checked against ``/collections``
+        first; a default collection is checked when the server answers 404 or nothing at all
+        (RS-Server answers an empty page for a collection it does not have). A ``sortby`` the
+        server refuses is :class:`~rs_core.UnsortableFieldError`.
+        """
+        if search.explicit:
+            self.check_collections(search.collections, timeout=timeout, strict=False)
+        if len(search.collections) > 1:
+            parts = [
+                self.find(
+                    search.over([name]),
+                    max_items=max_items,
+                    timeout=timeout,
+                    what=what,
+                    explode=explode,
+                    by_items=by_items,
+                )
+                for name in search.collections
+            ]
+            return merge_results(parts, sortby=search.sortby, max_items=max_items)
+        common: dict[str, Any] = {
+            "max_items": max_items,
+            "timeout": timeout,
+            "what": what,
+            "explode": explode,
+            "collection": search.collections[0] if search.collections else "",
+        }
+        try:
+            if search.post:
+                found = self.search(f"{self.root}/search", None, json_body=search.body(), **common)
+            elif by_items and search.collections and not search.ids:
+                url = self.items_url(search.collections[0])
+                found = self.search(url, search.query(collections=False), **common)
+            else:
+                found = self.search(f"{self.root}/search", search.query(), **common)
+        except HttpError as err:
+            if search.sortby and "sortable" in str(err).lower():
+                known = search.sortable or _sortable_in(str(err))
+                raise unsortable(search.sortby, known, self.label) from err
+            if isinstance(err, NotFoundError) and not search.explicit:
+                try:
+                    self.check_collections(search.collections, timeout=timeout, strict=False)
+                except UnknownCollectionError as unknown:
+                    raise unknown from err
+            raise
+        if not search.explicit and len(found.items) == 0:
+            self.check_collections(search.collections or ("",), timeout=timeout, strict=False)
+        return found
 
     # -- staging ------------------------------------------------------------------------
 
@@ -906,3 +1037,364 @@ def cap_items(found: StationItemCollection, max_items: int | None) -> StationIte
 
 
 __all__ += ["cap_items", "check_max_items", "page_query", "v1_lacks"]
+
+
+# -- complete station search: request building and validation ---------------------------------
+
+SPATIAL_OP = "intersects"
+"""The operator RS-Server 1.0 reads a geometry filter from (``{"op": "intersects", "args":
+[{"property": "geometry"}, <GeoJSON>]}``): its code compares the operator to ``intersects``,
+so the standard ``s_intersects`` is sent under that name."""
+
+_GEOMETRY_TYPES = (
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+)
+
+
+@frozen
+class V2Search:
+    """One station search as RS-Server v2 takes it; built by :func:`v2_search`.
+
+    ``collections`` empty: every collection the service shows the user. ``explicit``: the
+    caller named the collections (checked before the request).
+    ``sortable``: the fields the service sorts on, when known (for the refusal message).
+
+    >>> s = V2Search(("adgs",), explicit=False, limit=5, sortby="-created")
+    >>> s.query()
+    {'collections': 'adgs', 'limit': '5', 'sortby': '-created'}
+    >>> s.body()["sortby"]
+    [{'field': 'created', 'direction': 'desc'}]
+    """
+
+    collections: tuple[str, ...]
+    explicit: bool
+    limit: int
+    datetime: str | None = None
+    sortby: str | None = None
+    filter: dict[str, Any] | None = field(default=None, eq=False)
+    bbox: tuple[float, ...] | None = None
+    ids: tuple[str, ...] = ()
+    sortable: tuple[str, ...] | None = None
+
+    def over(self, collections: Sequence[str]) -> V2Search:
+        """The same search over ``collections`` (a default the service's list gave)."""
+        return evolve(self, collections=tuple(collections))
+
+    def check_sortby(self, sortable: Sequence[str], label: str) -> V2Search:
+        """This search, its ``sortby`` checked against the ``sortable`` fields (kept for the
+        message should the server refuse it): :class:`~rs_core.UnsortableFieldError` else."""
+        if self.sortby and self.sortby.lstrip("+-") not in sortable:
+            raise unsortable(self.sortby, tuple(sortable), label)
+        return evolve(self, sortable=tuple(sortable))
+
+    def without_sortby(self) -> V2Search:
+        """The same search in the server's order."""
+        return evolve(self, sortby=None)
+
+    @property
+    def post(self) -> bool:
+        """Whether the search is sent as ``POST`` (a CQL2 filter is sent as cql2-json)."""
+        return self.filter is not None
+
+    def query(self, *, collections: bool = True) -> dict[str, str]:
+        """The ``GET`` query (no filter: a filtered search is a ``POST``)."""
+        query: dict[str, str] = {}
+        if collections and self.collections:
+            query["collections"] = ",".join(self.collections)
+        if self.ids:
+            query["ids"] = ",".join(self.ids)
+        if self.datetime:
+            query["datetime"] = self.datetime
+        if self.bbox is not None:
+            query["bbox"] = ",".join(_number(v) for v in self.bbox)
+        query["limit"] = str(self.limit)
+        if self.sortby:
+            query["sortby"] = self.sortby
+        return query
+
+    def body(self) -> dict[str, Any]:
+        """The ``POST <service>/search`` body (STAC item search, filter in cql2-json)."""
+        body: dict[str, Any] = {}
+        if self.collections:
+            body["collections"] = list(self.collections)
+        if self.ids:
+            body["ids"] = list(self.ids)
+        if self.datetime:
+            body["datetime"] = self.datetime
+        if self.bbox is not None:
+            body["bbox"] = list(self.bbox)
+        body["limit"] = self.limit
+        if self.sortby:
+            direction = "desc" if self.sortby.startswith("-") else "asc"
+            body["sortby"] = [{"field": self.sortby.lstrip("+-"), "direction": direction}]
+        if self.filter is not None:
+            body["filter"] = copy.deepcopy(self.filter)
+            body["filter-lang"] = "cql2-json"
+        return body
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def check_collections_arg(value: Any) -> tuple[str, ...] | None:
+    """``None``, or the collection id(s) given: one string or a list of strings.
+
+    >>> check_collections_arg("adgs"), check_collections_arg(["mti", "mti_sentinel1"])
+    (('adgs',), ('mti', 'mti_sentinel1'))
+    """
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value
+    if isinstance(values, Mapping) or not isinstance(values, Iterable):
+        raise InvalidInputError(f"collection must be a string or a list of strings, got {value!r}")
+    out: list[str] = []
+    for one in values:
+        if not isinstance(one, str) or not one.strip() or any(c in one for c in "/,?#&"):
+            raise InvalidInputError(f"collection must be a non-empty string, got {one!r}")
+        out.append(one.strip())
+    if not out:
+        raise InvalidInputError("collection is an empty list")
+    return tuple(unique(out))
+
+
+def check_bbox(value: Any) -> tuple[float, ...] | None:
+    """``None``, or ``[west, south, east, north]`` in degrees (WGS 84; west > east crosses the
+    antimeridian).
+
+    >>> check_bbox([-10, 40, 5.5, 50])
+    (-10.0, 40.0, 5.5, 50.0)
+    """
+    if value is None:
+        return None
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"bbox must be [west, south, east, north], got {value!r}")
+    numbers = list(value)
+    if len(numbers) != 4 or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers
+    ):
+        raise InvalidInputError(
+            f"bbox must be four numbers [west, south, east, north], got {value!r}"
+        )
+    west, south, east, north = (float(v) for v in numbers)
+    if not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise InvalidInputError(f"bbox longitudes must be within [-180, 180], got {value!r}")
+    if not (-90 <= south <= north <= 90):
+        raise InvalidInputError(
+            f"bbox latitudes must be within [-90, 90] with south <= north, got {value!r}"
+        )
+    return (west, south, east, north)
+
+
+def check_intersects(value: Any) -> dict[str, Any] | None:
+    """``None``, or a GeoJSON geometry (a dict, or any object with ``__geo_interface__``).
+
+    >>> check_intersects({"type": "Point", "coordinates": [1, 2]})
+    {'type': 'Point', 'coordinates': [1, 2]}
+    """
+    if value is None:
+        return None
+    geometry = getattr(value, "__geo_interface__", value)
+    if isinstance(geometry, Mapping) and geometry.get("type") == "Feature":
+        geometry = geometry.get("geometry")
+    if not isinstance(geometry, Mapping) or geometry.get("type") not in _GEOMETRY_TYPES:
+        raise InvalidInputError(
+            f"intersects must be a GeoJSON geometry ({', '.join(_GEOMETRY_TYPES)}), got {value!r}"
+        )
+    key = "geometries" if geometry["type"] == "GeometryCollection" else "coordinates"
+    if not isinstance(geometry.get(key), (list, tuple)):
+        raise InvalidInputError(f"intersects: a {geometry['type']} needs {key!r}, got {value!r}")
+    return dict(json_copy(geometry))
+
+
+def _rs_server_ops(node: Any) -> Any:
+    """``s_intersects`` renamed :data:`SPATIAL_OP` (what RS-Server 1.0 reads), recursively."""
+    if isinstance(node, dict):
+        out = {k: _rs_server_ops(v) for k, v in node.items()}
+        if str(out.get("op", "")).lower() == "s_intersects":
+            out["op"] = SPATIAL_OP
+        return out
+    if isinstance(node, list):
+        return [_rs_server_ops(v) for v in node]
+    return node
+
+
+def _sortable_in(message: str) -> tuple[str, ...] | None:
+    """The field list of RS-Server 1.0's refusal ("... list of sortable parameter(s) with
+    adgs: id, auxip:id, ...")."""
+    _head, sep, tail = message.partition("sortable parameter(s) with ")
+    if not sep or ":" not in tail:
+        return None
+    listed = tail.split(":", 1)[1].split(")")[0]
+    fields = tuple(f.strip(" .'\"") for f in listed.split(",") if f.strip(" .'\""))
+    return fields or None
+
+
+def unsortable(sortby: str, sortable: Sequence[str] | None, label: str) -> UnsortableFieldError:
+    """The error for a ``sortby`` field ``label`` cannot sort on, naming the sortable ones."""
+    field_name = sortby.lstrip("+-")
+    known = f"; sortable fields: {', '.join(sortable)}" if sortable else ""
+    err = UnsortableFieldError(f"{label} cannot sort on {field_name!r}{known}")
+    err.sortable = tuple(sortable or ())
+    return err
+
+
+def v2_search(
+    base: Mapping[str, str],
+    *,
+    collections: Sequence[str],
+    explicit: bool,
+    limit: int | None,
+    max_items: int | None,
+    page_size: int | None = None,
+    filter: str | Mapping[str, Any] | None = None,
+    clauses: Iterable[Mapping[str, Any] | None] = (),
+    bbox: Any = None,
+    intersects: Any = None,
+    ids: Sequence[str] = (),
+    sortable: Sequence[str] | None = None,
+    label: str = "the station",
+) -> tuple[V2Search, int | None]:
+    """Validate the v2 search arguments and build the request; also returns the total cap.
+
+    ``base`` holds the v1-style ``datetime`` and ``sortby`` (from
+    :func:`~rs_core.rsserver_v1.search_params`); ``limit``/``max_items``/``page_size`` as in
+    :func:`page_query`. ``filter`` (cql2-text, parsed, or cql2-json), the plugin's ``clauses``
+    (cql2-json) and ``intersects`` (a GeoJSON geometry) are ANDed into one cql2-json filter.
+    A ``sortby`` field outside ``sortable`` (when given) is
+    :class:`~rs_core.UnsortableFieldError` before any request.
+
+    >>> search, cap = v2_search({"datetime": "a/b"}, collections=["adgs"], explicit=False,
+    ...                         limit=None, max_items=10, filter="platform = 'sentinel-1a'")
+    >>> cap, search.post, search.body()["filter"]["args"][1]
+    (10, True, 'sentinel-1a')
+    """
+    query, total = page_query(
+        {}, limit=limit, max_items=max_items, filter_text=None, page_size=page_size
+    )
+    parts: list[Mapping[str, Any] | None] = [to_cql2_json(filter) if filter is not None else None]
+    parts.extend(clauses)
+    geometry = check_intersects(intersects)
+    if geometry is not None:
+        parts.append({"op": SPATIAL_OP, "args": [{"property": "geometry"}, geometry]})
+    combined = all_of(parts)
+    search = V2Search(
+        collections=tuple(collections),
+        explicit=explicit,
+        limit=int(query["limit"]),
+        datetime=base.get("datetime") or None,
+        sortby=base.get("sortby") or None,
+        filter=_rs_server_ops(combined) if combined is not None else None,
+        bbox=check_bbox(bbox),
+        ids=tuple(ids),
+    )
+    return (search if sortable is None else search.check_sortby(sortable, label)), total
+
+
+__all__ += [
+    "SPATIAL_OP",
+    "V2Search",
+    "check_bbox",
+    "check_collections_arg",
+    "check_intersects",
+    "unsortable",
+    "v2_search",
+]
+
+
+def _file_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
+    # RS-Server 0.2 and 1.0a4 send "file:checksum": "$.Checksum[0].Value" (a template the
+    # server did not evaluate): it is no checksum, so it goes.
+    return {
+        k: v
+        for k, v in asset.items()
+        if not (k == "file:checksum" and isinstance(v, str) and v.startswith("$."))
+    }
+
+
+def asset_files(
+    item: Mapping[str, Any],
+    collection: str,
+    *,
+    clean: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One file-level feature per asset of a v2 ``item`` (a product holding its files), shaped
+    like a v1 file: ``id`` = the asset key (the file name), the item's properties, geometry and
+    extensions, one ``file`` asset (the asset, through ``clean`` when given; by default without
+    the unevaluated ``file:checksum`` template RS-Server sends).
+
+    >>> item = {"id": "P", "properties": {"datetime": None}, "assets": {"P.zip": {"href": "h"}}}
+    >>> [(f["id"], f["assets"]["file"]["href"]) for f in asset_files(item, "c")]
+    [('P.zip', 'h')]
+    """
+    properties = item.get("properties") or {}
+    assets = item.get("assets") or {}
+    files = []
+    for name, value in assets.items() if isinstance(assets, Mapping) else ():
+        asset: Mapping[str, Any] = value if isinstance(value, Mapping) else {}
+        files.append(
+            {
+                "type": "Feature",
+                "stac_version": item.get("stac_version", "1.0.0"),
+                "stac_extensions": list(item.get("stac_extensions") or []),
+                "id": str(name),
+                "geometry": item.get("geometry"),
+                "bbox": item.get("bbox"),
+                "properties": dict(properties),
+                "links": [],
+                "assets": {"file": clean(asset) if clean is not None else _file_asset(asset)},
+                "collection": collection,
+            }
+        )
+    return files
+
+
+__all__ += ["asset_files"]
+
+
+def _sort_key(value: Any) -> tuple[int, float, str]:
+    if value is None:
+        return (2, 0.0, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def merge_results(
+    parts: Sequence[StationItemCollection],
+    *,
+    sortby: str | None = None,
+    max_items: int | None = None,
+) -> StationItemCollection:
+    """The items of several searches as one result: repeats (same id) dropped, sorted by
+    ``sortby`` (``±field``; items without the field last) when given, cut to ``max_items``.
+
+    The server's answers stay in ``raw["parts"]``.
+    """
+    seen: set[str] = set()
+    items: list[pystac.Item] = []
+    for part in parts:
+        for item in part.items:
+            if item.id not in seen:
+                seen.add(item.id)
+                items.append(item)
+    if sortby:
+        name, descending = sortby.lstrip("+-"), sortby.startswith("-")
+        present = [i for i in items if i.properties.get(name) is not None]
+        missing = [i for i in items if i.properties.get(name) is None]
+        present.sort(key=lambda i: _sort_key(i.properties.get(name)), reverse=descending)
+        items = present + missing
+    if max_items is not None:
+        items = items[:max_items]
+    raw = {"type": "FeatureCollection", "parts": [p.raw for p in parts]}
+    extra = {"numberReturned": len(items)}
+    return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=raw)
+
+
+__all__ += ["merge_results"]

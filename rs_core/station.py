@@ -65,6 +65,9 @@ class StationClient(RsClient):
     service_env_var: ClassVar[str] = ""
     v2_service: ClassVar[str] = ""
     """The v2 path segment of the service (``"auxip"``, ``"cadip"``); empty: v1 only."""
+    sortable_fields: ClassVar[tuple[str, ...] | None] = None
+    """The ``sortby`` fields the v2 service sorts on, when known (``None``: not checked
+    client-side; the server's refusal is still an :class:`~rs_core.UnsortableFieldError`)."""
 
     _station: str
     _v2_state: V2State

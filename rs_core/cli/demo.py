@@ -125,6 +125,7 @@ def run_demo(
         session_ids = [s.id for s in sessions]
         cadu = sessions_client.search_stations(None, None, session_id=session_ids)
         say.say(f"    {kind.kind}: {len(cadu)} file(s) in {len(session_ids)} session(s)")
+        others: list[tuple[Any, Any]] = []  # one file of each other kind served
         picked += [(sessions_client, item) for item in list(cadu)[: max(1, n_files - 1)]]
         for other in file_kinds:
             if other.kind == kind.kind:
@@ -133,11 +134,12 @@ def run_demo(
             try:
                 found, window = _widening_search(other_client, day)
             except RsError as err:  # a third-party kind the simulator does not serve
-                say.say(f"    {other.kind}: skipped, not served by the simulator ({err.status})")
+                why = err.status or type(err).__name__
+                say.say(f"    {other.kind}: skipped, not served by the simulator ({why})")
                 continue
             say.say(f"    {other.kind}: {len(found)} file(s) within {window} of {day:%Y-%m-%d}")
-            picked += [(other_client, item) for item in list(found)[:1]]
-        picked = picked[:n_files]
+            others += [(other_client, item) for item in list(found)[:1]]
+        picked = (picked[: max(1, n_files - len(others))] + others)[:n_files]
 
         say.title(f"Staging {len(picked)} file(s) into {folder}")
         reports = []

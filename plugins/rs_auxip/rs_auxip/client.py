@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rs_auxip.protocol_v1 import AdgsProtocolV1
-from rs_auxip.protocol_v2 import STATION_COLLECTION, AdgsProtocolV2
+from rs_auxip.protocol_v2 import SORTABLE, STATION_COLLECTION, AdgsProtocolV2
 from rs_core.generations import V2
 from rs_core.rsserver_v1 import (
     StationItemCollection,
@@ -28,10 +28,10 @@ from rs_core.rsserver_v1 import (
 from rs_core.rsserver_v2 import (
     StagingJob,
     cap_items,
-    check_filter,
+    check_collections_arg,
     check_max_items,
-    page_query,
     v1_lacks,
+    v2_search,
 )
 from rs_core.station import StationClient
 
@@ -58,6 +58,8 @@ class AuxipClient(StationClient):
     station_ids: ClassVar[tuple[str, ...]] = ("AUXIP",)
     service_env_var: ClassVar[str] = ADGS_ENV
     v2_service: ClassVar[str] = "auxip"
+    sortable_fields: ClassVar[tuple[str, ...]] = SORTABLE
+    """The fields RS-Server 1.0 sorts AUXIP files on (``published`` is not one)."""
 
     def __init__(
         self,
@@ -116,69 +118,73 @@ class AuxipClient(StationClient):
         *,
         max_items: int | None = None,
         filter: str | dict[str, Any] | None = None,
-        collection: str | None = None,
+        collection: str | list[str] | tuple[str, ...] | None = None,
         page_size: int | None = None,
+        bbox: Any = None,
+        intersects: Any = None,
     ) -> StationItemCollection:
-        """Auxiliary files published in ``[start_date, stop_date]`` (both inclusive).
+        """Auxiliary files of ``[start_date, stop_date]`` (both inclusive).
 
         Naive datetimes are taken as UTC. ``limit`` caps the answer (v1: one answer, server
         default 1000; v2: also the page size); ``max_items`` caps the total (v2 follows
         ``next`` links lazily until it is reached). ``sortby`` is ``field``/``+field``/
-        ``-field`` (server default ``-created``). v2 only: ``filter`` (CQL2, a cql2-json dict or
-        cql2-text; RS-Server 0.2 takes ``=``, ``and`` and temporal operators) and
-        ``collection`` (default ``adgs``, every product; e.g. ``adgs_aux_pp2``) and
+        ``-field`` (server default ``-created``; v2: one of :attr:`sortable_fields`).
+        The time range selects on the publication date on v1; on v2 it is the ``datetime``
+        search parameter, which RS-Server 1.0 applies to ``created`` (see docs/stations.md).
+
+        v2 only: ``collection`` (one id or a list; default ``adgs``, every product; e.g.
+        ``adgs_aux_pp2``, ``adgs2``), ``filter`` (CQL2, a cql2-json dict or cql2-text, sent as
+        cql2-json by ``POST /auxip/search``), ``bbox``/``intersects`` (a GeoJSON geometry) and
         ``page_size`` (items per request; default the cap, at most 1000).
 
         >>> files = auxip.search_stations("2024-01-01", "2024-01-02")  # doctest: +SKIP
         >>> files[0].assets["file"].extra_fields["file:size"]          # doctest: +SKIP
         8326253
         >>> auxip.search_stations("2024-01-01", "2024-02-01",
-        ...                       filter={"op": "=", "args": [{"property": "platform"},
-        ...                                                    "sentinel-1a"]})  # doctest: +SKIP
+        ...                       filter="product:type = 'AUX_PP2'")   # doctest: +SKIP
 
         Raises :class:`~rs_core.InvalidInputError` before any request for bad input, and a
-        typed :class:`~rs_core.RsError` for any failure (never an empty result);
+        typed :class:`~rs_core.RsError` for any failure (never an empty result):
+        :class:`~rs_core.UnknownCollectionError` for a collection the service does not have,
+        :class:`~rs_core.UnsortableFieldError` for a field it cannot sort on;
         :class:`~rs_core.UnsupportedOperationError` for v2-only arguments on v1.
         """
         params = search_params(start_date, stop_date, limit, sortby)
         cap = check_max_items(max_items)
         size = check_max_items(page_size)
-        filter_text = check_filter(filter)
-        coll = self._check_search_collection(collection)
+        names = check_collections_arg(collection)
+        v2_only = {
+            "filter": filter,
+            "collection": collection,
+            "bbox": bbox,
+            "intersects": intersects,
+        }
+        search, total = v2_search(
+            params,
+            collections=names or (STATION_COLLECTION,),
+            explicit=names is not None,
+            limit=limit,
+            max_items=cap,
+            page_size=size,
+            filter=filter,
+            bbox=bbox,
+            intersects=intersects,
+        )
         timeout = check_timeout(timeout)
         with self._generation(timeout) as version:
             if version == V2:
-                query, total = page_query(
-                    {k: v for k, v in params.items() if k != "limit"},
-                    limit=limit,
-                    max_items=cap,
-                    filter_text=filter_text,
-                    page_size=size,
-                )
                 protocol = self._v2_protocol()
-                return protocol.search_items(
-                    coll or STATION_COLLECTION,
-                    query,
+                return protocol.find(
+                    search.check_sortby(self.sortable_fields, "AUXIP"),
                     max_items=total,
                     timeout=timeout,
                     what="AUXIP file search failed",
                     explode=protocol.explode,
                 )
-            if filter_text is not None:
-                raise v1_lacks("search_stations(filter=...)")
-            if coll is not None:
-                raise v1_lacks("search_stations(collection=...)")
+            for name, value in v2_only.items():
+                if value is not None:
+                    raise v1_lacks(f"search_stations({name}=...)")
             return cap_items(self._protocol().search_files(params, timeout=timeout), cap)
-
-    @staticmethod
-    def _check_search_collection(collection: Any) -> str | None:
-        if collection is None:
-            return None
-        if not isinstance(collection, str) or not collection.strip() or "/" in collection:
-            from rs_core.errors import InvalidInputError
-
-            raise InvalidInputError(f"collection must be a non-empty string, got {collection!r}")
-        return collection.strip()
 
     def staging(
         self,

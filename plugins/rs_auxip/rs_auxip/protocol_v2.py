@@ -18,21 +18,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rs_core.rsserver_v2 import StationProtocolV2
+from rs_core.rsserver_v2 import StationProtocolV2, asset_files
 
-__all__ = ["STATION_COLLECTION", "AdgsProtocolV2"]
+__all__ = ["SORTABLE", "STATION_COLLECTION", "AdgsProtocolV2"]
 
 STATION_COLLECTION = "adgs"
 """The v2 collection holding every product of the AUXIP station."""
 
-
-def _file_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
-    # RS-Server 0.2 sends "file:checksum": "$.Checksum[0].Value" (an unevaluated template).
-    return {
-        k: v
-        for k, v in asset.items()
-        if not (k == "file:checksum" and isinstance(v, str) and v.startswith("$."))
-    }
+SORTABLE = (
+    "id",
+    "auxip:id",
+    "file:size",
+    "type",
+    "eviction_datetime",
+    "created",
+    "start_datetime",
+    "end_datetime",
+)
+"""The fields RS-Server 1.0 sorts AUXIP products on (``sort_param_mapping`` of its ADGS
+station config): ``published`` is refused ("not sortable")."""
 
 
 class AdgsProtocolV2(StationProtocolV2):
@@ -43,24 +47,9 @@ class AdgsProtocolV2(StationProtocolV2):
     @staticmethod
     def explode(item: Mapping[str, Any], collection: str) -> list[dict[str, Any]]:
         """One v1-shaped file feature per asset of a v2 AUXIP item."""
-        properties = dict(item.get("properties") or {})
-        if "auxip:id" in properties:
-            properties.setdefault("adgs:id", properties["auxip:id"])
-        assets = item.get("assets") or {}
-        files = []
-        for name, asset in assets.items() if isinstance(assets, Mapping) else ():
-            files.append(
-                {
-                    "type": "Feature",
-                    "stac_version": item.get("stac_version", "1.0.0"),
-                    "stac_extensions": list(item.get("stac_extensions") or []),
-                    "id": str(name),
-                    "geometry": item.get("geometry"),
-                    "bbox": item.get("bbox"),
-                    "properties": dict(properties),
-                    "links": [],
-                    "assets": {"file": _file_asset(asset) if isinstance(asset, Mapping) else {}},
-                    "collection": collection,
-                }
-            )
+        files = asset_files(item, collection)
+        for file in files:
+            properties = file["properties"]
+            if "auxip:id" in properties:
+                properties.setdefault("adgs:id", properties["auxip:id"])
         return files

@@ -77,9 +77,13 @@ def test_filter_dict_and_text_on_the_wire(client: AuxipClient, v2: Any) -> None:
     by_text = client.search_stations(START, STOP, filter="platform = 'sentinel-1a'")
     assert [i.id for i in by_dict] == [i.id for i in by_text] and len(by_dict) > 0
     assert {i.properties["platform"] for i in by_dict} == {"sentinel-1a"}
-    for request in sent(v2, ITEMS):
-        assert request.query["filter"] == ["platform = 'sentinel-1a'"]
-        assert request.query["filter-lang"] == ["cql2-text"]
+    assert not sent(v2, ITEMS), "a filtered search is a POST /auxip/search"
+    posts = sent(v2, "/auxip/search")
+    assert len(posts) == 2 and {r.method for r in posts} == {"POST"}
+    for request in posts:
+        body = request.json()
+        assert body["filter"] == as_json and body["filter-lang"] == "cql2-json"
+        assert body["collections"] == ["adgs"] and body["datetime"] == DT
 
 
 def test_collection_argument(client: AuxipClient, v2: Any) -> None:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from rs_cadip.protocol_v1 import CadipProtocolV1
-from rs_cadip.protocol_v2 import CadipProtocolV2, platform_v2, station_collection
+from rs_cadip.protocol_v2 import SORTABLE, CadipProtocolV2, platform_v2, station_collection
 from rs_core.dates import check_interval, to_wire
 from rs_core.enums import ECadipStation, EPlatform
 from rs_core.errors import InvalidInputError
@@ -32,12 +32,14 @@ from rs_core.rsserver_v1 import (
 )
 from rs_core.rsserver_v2 import (
     StagingJob,
+    V2Search,
     cap_items,
-    check_filter,
+    check_collections_arg,
     check_max_items,
-    page_query,
+    merge_results,
     unique,
     v1_lacks,
+    v2_search,
 )
 from rs_core.station import StationClient
 
@@ -68,6 +70,8 @@ class CadipClient(StationClient):
     station_ids: ClassVar[tuple[str, ...]] = tuple(s.value for s in ECadipStation)
     service_env_var: ClassVar[str] = CADIP_ENV
     v2_service: ClassVar[str] = "cadip"
+    sortable_fields: ClassVar[tuple[str, ...]] = SORTABLE
+    """The session fields RS-Server 1.0 sorts on (v2 file searches sort sessions, then files)."""
 
     def __init__(
         self,
@@ -144,6 +148,9 @@ class CadipClient(StationClient):
         max_items: int | None = None,
         filter: str | dict[str, Any] | None = None,
         page_size: int | None = None,
+        collection: str | list[str] | tuple[str, ...] | None = None,
+        bbox: Any = None,
+        intersects: Any = None,
     ) -> StationItemCollection:
         """CADU files published in ``[start_date, stop_date]`` and/or of given sessions.
 
@@ -153,7 +160,11 @@ class CadipClient(StationClient):
         files are the assets of the station's session items: the time range and ``filter``
         (CQL2, v2 only) select *sessions*, every file of a
         selected session is returned (one item per file, with ``cadip:session_id``), and
-        ``sortby`` orders the files returned.
+        ``sortby`` orders the files returned. Also v2 only: ``collection`` (one id or a list,
+        default the station's: e.g. ``mti_sentinel1``), ``bbox``, ``intersects`` (GeoJSON);
+        a filter is sent as cql2-json by ``POST /cadip/search``. A station without a
+        collection on the server (INS, MPS, NSG in RS-Server 1.0's shipped config) is an
+        :class:`~rs_core.UnknownCollectionError` naming the valid ones, never an empty result.
 
         >>> files = cadip.search_stations(session_id="S1A_20231126151600051390")  # doctest: +SKIP
         >>> files = cadip.search_stations(start, stop, limit=50)  # doctest: +SKIP
@@ -171,6 +182,9 @@ class CadipClient(StationClient):
             max_items=max_items,
             filter=filter,
             page_size=page_size,
+            collection=collection,
+            bbox=bbox,
+            intersects=intersects,
         )
 
     def search_files(
@@ -185,6 +199,9 @@ class CadipClient(StationClient):
         max_items: int | None = None,
         filter: str | dict[str, Any] | None = None,
         page_size: int | None = None,
+        collection: str | list[str] | tuple[str, ...] | None = None,
+        bbox: Any = None,
+        intersects: Any = None,
     ) -> StationItemCollection:
         """Same as :meth:`search_stations`, keyword-friendly."""
         has_range = start_date is not None or stop_date is not None
@@ -204,68 +221,74 @@ class CadipClient(StationClient):
             if checked_sortby is not None:
                 interval["sortby"] = checked_sortby
         cap = check_max_items(max_items)
-        size = check_max_items(page_size)
-        filter_text = check_filter(filter)
+        base = {k: v for k, v in interval.items() if k != "limit"}
+        if base.get("sortby", "")[1:] == "created":
+            # Sessions have no 'created' (RS-Server: 404 "not sortable"): the files'
+            # publication order follows the sessions' 'published'; the files are then sorted.
+            base["sortby"] = base["sortby"][0] + "published"
+        search, total = self._v2_request(
+            base,
+            sessions,
+            limit=limit,
+            max_items=cap,
+            page_size=page_size,
+            filter=filter,
+            collection=collection,
+            bbox=bbox,
+            intersects=intersects,
+        )
         timeout = check_timeout(timeout)
         with self._generation(timeout) as version:
             if version == V2:
-                found = self._search_v2(
-                    interval,
-                    sessions,
-                    limit=limit,
-                    max_items=cap,
-                    filter_text=filter_text,
-                    timeout=timeout,
-                    files=True,
-                    page_size=size,
-                )
-                return _sorted(found, interval.get("sortby"))
-            if filter_text is not None:
-                raise v1_lacks("search_stations(filter=...)")
+                found = self._search_v2(search, total, timeout=timeout, files=True)
+                sortby = interval.get("sortby")
+                return merge_results([found], sortby=sortby) if sortby else found
+            _refuse_v2_only(filter=filter, collection=collection, bbox=bbox, intersects=intersects)
             params = CadipProtocolV1.file_search_params(interval, sessions)
             return cap_items(self._protocol().search_files(params, timeout=timeout), cap)
 
-    def _search_v2(
+    def _v2_request(
         self,
-        interval: dict[str, str],
+        base: dict[str, str],
         ids: list[str] | None,
         *,
         limit: int | None,
         max_items: int | None,
-        filter_text: str | None,
-        timeout: float | None,
-        files: bool,
-        page_size: int | None = None,
+        page_size: Any,
+        filter: Any,
+        collection: Any,
+        bbox: Any,
+        intersects: Any,
+        clauses: Iterable[dict[str, Any] | None] = (),
+    ) -> tuple[V2Search, int | None]:
+        names = check_collections_arg(collection)
+        return v2_search(
+            base,
+            collections=names or (self.session_collection,),
+            explicit=names is not None,
+            limit=limit,
+            max_items=max_items,
+            page_size=check_max_items(page_size),
+            filter=filter,
+            clauses=clauses,
+            bbox=bbox,
+            intersects=intersects,
+            ids=ids or (),
+        )
+
+    def _search_v2(
+        self, search: V2Search, total: int | None, *, timeout: float | None, files: bool
     ) -> StationItemCollection:
         protocol = self._v2_protocol()
-        base = {k: v for k, v in interval.items() if k != "limit"}
-        if files and base.get("sortby", "")[1:] == "created":
-            # Sessions have no 'created' (RS-Server 0.2: 404 "not sortable"): the files'
-            # publication order follows the sessions' 'published'; the files are then sorted.
-            base["sortby"] = base["sortby"][0] + "published"
-        query, total = page_query(
-            base, limit=limit, max_items=max_items, filter_text=filter_text, page_size=page_size
-        )
+        if search.ids:
+            search = search.without_sortby()  # a search by ids keeps the server's order
         what = f"{protocol.label} {'file' if files else 'session'} search failed"
-        explode = protocol.explode if files else None
-        if ids:
-            query.pop("sortby", None)
-            return protocol.search_ids(
-                self.session_collection,
-                ids,
-                max_items=total,
-                timeout=timeout,
-                what=what,
-                explode=explode,
-                extra=query,
-            )
-        return protocol.search_items(
-            self.session_collection,
-            query,
+        return protocol.find(
+            search.check_sortby(self.sortable_fields, protocol.label),
             max_items=total,
             timeout=timeout,
             what=what,
-            explode=explode,
+            explode=protocol.explode if files else None,
         )
 
     # -- sessions -------------------------------------------------------------------------
@@ -281,8 +304,11 @@ class CadipClient(StationClient):
         max_items: int | None = None,
         filter: str | dict[str, Any] | None = None,
         page_size: int | None = None,
+        collection: str | list[str] | tuple[str, ...] | None = None,
+        bbox: Any = None,
+        intersects: Any = None,
     ) -> StationItemCollection:
-        """Sessions by id, platform and/or downlink start in ``[start_date, stop_date]``.
+        """Sessions by id, platform and/or time range ``[start_date, stop_date]``.
 
         Criteria combine with AND; give at least one (a time range needs both bounds).
         Platforms are checked against :class:`~rs_core.EPlatform` (any case). Each session's
@@ -290,9 +316,10 @@ class CadipClient(StationClient):
         RS-Server v1 serves sessions only at the ``CADIP`` station (others answer HTTP 500,
         raised as :class:`~rs_core.ServerError`); v2 serves them at every station that has a
         collection (its id in lower case), where the time range selects on the session's
-        ``datetime``, platforms become a CQL2 ``platform='sentinel-1a'`` filter (one request
-        per platform: RS-Server 0.2 has no ``or``), and ``filter``/``max_items``/``page_size``
-        apply.
+        ``datetime`` (RS-Server 1.0: the PublicationDate), platforms become a CQL2
+        ``platform = 'sentinel-1a'`` filter (one request per platform: RS-Server has no
+        ``or``), and ``filter``/``max_items``/``page_size``/``collection``/``bbox``/
+        ``intersects`` apply as in :meth:`search_stations`.
 
         >>> found = cadip.search_sessions(platforms="S1A")  # doctest: +SKIP
         >>> found[0].properties["platform"]                 # doctest: +SKIP
@@ -313,42 +340,43 @@ class CadipClient(StationClient):
                 "search_sessions needs session_ids, platforms, or start_date and stop_date"
             )
         cap = check_max_items(max_items)
-        size = check_max_items(page_size)
-        filter_text = check_filter(filter)
+        interval = {"datetime": f"{start}/{stop}"} if start is not None else {}
+        requests = [
+            self._v2_request(
+                interval,
+                ids,
+                limit=None,
+                max_items=cap,
+                page_size=page_size,
+                filter=filter,
+                collection=collection,
+                bbox=bbox,
+                intersects=intersects,
+                clauses=[{"op": "=", "args": [{"property": "platform"}, platform_v2(plat)]}],
+            )
+            for plat in unique(plats or ())
+        ] or [
+            self._v2_request(
+                interval,
+                ids,
+                limit=None,
+                max_items=cap,
+                page_size=page_size,
+                filter=filter,
+                collection=collection,
+                bbox=bbox,
+                intersects=intersects,
+            )
+        ]
         timeout = check_timeout(timeout)
         with self._generation(timeout) as version:
             if version == V2:
-                interval = {"datetime": f"{start}/{stop}"} if start is not None else {}
-                if not plats:
-                    return self._search_v2(
-                        interval,
-                        ids,
-                        limit=None,
-                        max_items=cap,
-                        filter_text=filter_text,
-                        timeout=timeout,
-                        files=False,
-                        page_size=size,
-                    )
-                parts = []
-                for plat in unique(plats):
-                    clause = f"platform='{platform_v2(plat)}'"
-                    text = f"{clause} AND {filter_text}" if filter_text else clause
-                    parts.append(
-                        self._search_v2(
-                            interval,
-                            ids,
-                            limit=None,
-                            max_items=cap,
-                            filter_text=text,
-                            timeout=timeout,
-                            files=False,
-                            page_size=size,
-                        )
-                    )
-                return cap_items(_merge(parts), cap)
-            if filter_text is not None:
-                raise v1_lacks("search_sessions(filter=...)")
+                parts = [
+                    self._search_v2(search, total, timeout=timeout, files=False)
+                    for search, total in requests
+                ]
+                return parts[0] if len(parts) == 1 else merge_results(parts, max_items=cap)
+            _refuse_v2_only(filter=filter, collection=collection, bbox=bbox, intersects=intersects)
             params = CadipProtocolV1.session_params(ids, start, stop, plats)
             found = self._protocol().search_sessions(params, timeout=timeout)
             return cap_items(found, cap)
@@ -390,27 +418,7 @@ class CadipClient(StationClient):
         return self._stage(filename, s3_path, tmp_download_path, timeout, collection)
 
 
-def _merge(parts: list[StationItemCollection]) -> StationItemCollection:
-    seen: set[str] = set()
-    items = []
-    for part in parts:
-        for item in part.items:
-            if item.id not in seen:
-                seen.add(item.id)
-                items.append(item)
-    raw = {"type": "FeatureCollection", "parts": [p.raw for p in parts]}
-    extra = {"numberReturned": len(items)}
-    return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=raw)
-
-
-def _sorted(found: StationItemCollection, sortby: str | None) -> StationItemCollection:
-    """Order v2 file results by ``sortby`` (the server orders sessions, not their files)."""
-    if not sortby:
-        return found
-    field, descending = sortby[1:], sortby[0] == "-"
-    present = [i for i in found.items if i.properties.get(field) is not None]
-    missing = [i for i in found.items if i.properties.get(field) is None]
-    present.sort(key=lambda i: str(i.properties[field]), reverse=descending)
-    return StationItemCollection(
-        present + missing, extra_fields=found.extra_fields, clone_items=False, raw=found.raw
-    )
+def _refuse_v2_only(**arguments: Any) -> None:
+    for name, value in arguments.items():
+        if value is not None:
+            raise v1_lacks(f"{name}=...")

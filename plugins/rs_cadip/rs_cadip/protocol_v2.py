@@ -24,10 +24,36 @@ from typing import Any
 
 from rs_core.rsserver_v2 import StationProtocolV2
 
-__all__ = ["ASSET_FILE_FIELDS", "CadipProtocolV2", "platform_v2", "station_collection"]
+__all__ = ["ASSET_FILE_FIELDS", "SORTABLE", "CadipProtocolV2", "platform_v2", "station_collection"]
 
 ASSET_FILE_FIELDS = ("href", "type", "title", "roles", "file:size")
 """Asset fields that stay on the file's ``file`` asset; the others become its properties."""
+
+SORTABLE = (
+    "id",
+    "start_datetime",
+    "datetime",
+    "end_datetime",
+    "published",
+    "platform",
+    "cadip:id",
+    "cadip:num_channels",
+    "cadip:station_id",
+    "cadip:station_unit_id",
+    "sat:absolute_orbit",
+    "cadip:acquisition_id",
+    "cadip:antenna_id",
+    "cadip:front_end_id",
+    "cadip:retransfer",
+    "cadip:antenna_status_ok",
+    "cadip:front_end_status_ok",
+    "cadip:planned_data_start",
+    "cadip:planned_data_stop",
+    "cadip:downlink_status_ok",
+    "cadip:delivery_push_ok",
+)
+"""The session fields RS-Server 1.0 sorts on (``sort_param_mapping`` of its CADIP session
+station config)."""
 
 
 def station_collection(station: str) -> str:

@@ -46,8 +46,9 @@ def test_sessions_wire_and_shape(mti: CadipClient, v2: Any) -> None:
 
 def test_platforms_become_one_filter_per_platform(mti: CadipClient, v2: Any) -> None:
     found = mti.search_sessions(platforms=["S1A", "s2b"])
-    filters = [r.query["filter"] for r in sent(v2, ITEMS)]
-    assert filters == [["platform='sentinel-1a'"], ["platform='sentinel-2b'"]]
+    bodies = [r.json() for r in sent(v2, "/cadip/search")]
+    assert [b["filter"]["args"][1] for b in bodies] == ["sentinel-1a", "sentinel-2b"]
+    assert all(b["collections"] == ["mti"] and b["filter-lang"] == "cql2-json" for b in bodies)
     assert {s.properties["platform"] for s in found} == {"sentinel-1a", "sentinel-2b"}
 
 
@@ -92,7 +93,7 @@ def test_cql2_json_filter_on_files(mti: CadipClient, v2: Any) -> None:
     files = mti.search_stations(START, STOP, filter=flt, max_items=10)
     assert len(files) == 10
     assert {f.properties["platform"] for f in files} == {"sentinel-1a"}
-    assert sent(v2, ITEMS)[-1].query["filter"] == ["platform = 'sentinel-1a'"]
+    assert sent(v2, "/cadip/search")[-1].json()["filter"] == flt
 
 
 def test_staging_a_file_stages_its_session_once(mti: CadipClient, v2: Any) -> None:
