@@ -61,6 +61,21 @@ def main() -> None:
     target = args.state / "home" / ".config" / "rs-server.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(config, sort_keys=False))
+    # The same as RSPY__TOKEN__<service>__<station>__<section>[__<key>] env vars: what cluster
+    # mode reads, and local mode too from 1.0a14 on (it no longer reads rs-server.yaml).
+    lines = []
+    for station, source in config["external_data_sources"].items():
+        service = source.get("service", {}).get("name")
+        if service not in by_service or station.endswith("_session"):
+            continue
+        prefix = f"RSPY__TOKEN__{service.upper()}__{station.upper()}"
+        lines.append(f"{prefix}__DOMAIN={source['domain']}")
+        lines.append(f"{prefix}__SERVICE__URL={source['service']['url']}")
+        for key, value in source["authentication"].items():
+            if value is not None:
+                lines.append(f"{prefix}__AUTHENTICATION__{key.upper()}={value}")
+    (args.state / "env").mkdir(parents=True, exist_ok=True)
+    (args.state / "env" / "station-tokens").write_text("\n".join(lines) + "\n")
 
     # owner, collection, eopf:type, expiration days, bucket
     (out / "expiration_bucket.csv").write_text(f"*, *, *, 30, {args.bucket}\n")
