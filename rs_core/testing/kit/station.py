@@ -151,7 +151,8 @@ class StationContract:
         ``v2_id_search_path``, ``v2_wire_sort_field``) replacing the plain ones on v2.
     ``live``, ``live_url_env``
         Run against a live server whose URL is in env ``live_url_env`` (default
-        ``RS_KIT_LIVE_URL``); see the module docstring.
+        ``RS_KIT_LIVE_URL``); see the module docstring. ``require_live_env`` names the env var
+        that turns a missing URL into a failure (default ``RS_REQUIRE_RS_SERVER_V2``).
     ``id_search_path``
         v2: the path of the search by ids (``/<service>/search``); its wire check skips
         without it.
@@ -163,6 +164,7 @@ class StationContract:
     api_version: ClassVar[str | None] = None
     live: ClassVar[bool] = False
     live_url_env: ClassVar[str | None] = None
+    require_live_env: ClassVar[str] = REQUIRE_LIVE_ENV
     id_search_path: ClassVar[str | None] = None
     station: ClassVar[str | None] = None
     session_station: ClassVar[str | None] = None
@@ -262,8 +264,8 @@ class StationContract:
         url = os.environ.get(env, "").strip().rstrip("/")
         if not url:
             message = f"{env} is not set: the live-server contract of {self.kind!r} is skipped"
-            if os.environ.get(REQUIRE_LIVE_ENV) == "1":
-                pytest.fail(f"{message}, but {REQUIRE_LIVE_ENV}=1 requires it", pytrace=False)
+            if os.environ.get(self.require_live_env) == "1":
+                pytest.fail(f"{message}, but {self.require_live_env}=1 requires it", pytrace=False)
             pytest.skip(message)
         return url
 
