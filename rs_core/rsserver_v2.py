@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -47,7 +48,9 @@ from rs_core.errors import (
     BadResponseError,
     InvalidInputError,
     NotFoundError,
+    RsConnectionError,
     RsError,
+    RsTimeoutError,
     StagingError,
     UnsupportedOperationError,
 )
@@ -249,6 +252,17 @@ class StagingJob:
         """``successful``, ``failed`` or ``dismissed``."""
         return self.status in ("successful", "failed", "dismissed")
 
+    def as_status(self, name: str) -> StagingStatus:
+        """The staging status of file ``name`` that this job holds."""
+        return StagingStatus(
+            name=name,
+            status=self.download_status,
+            message=self.message,
+            download_start=self.started,
+            download_stop=self.updated if self.final else None,
+            raw=self.raw,
+        )
+
     def evolve(self, **changes: Any) -> StagingJob:
         """A copy with ``changes``."""
         values = {
@@ -396,6 +410,8 @@ class StationProtocolV2:
         self.label = label
         self._owner = owner
         self.local_mode = local_mode
+        self.known_jobs: Callable[[], set[str]] = set
+        """Job ids known elsewhere (the staging ledger): never taken for a lost job."""
 
     def owner(self) -> str | None:
         """The owner of the target collections (``None`` when unknown)."""
@@ -688,9 +704,28 @@ class StationProtocolV2:
         url = f"{self.endpoints.staging.rstrip('/')}{STAGING_EXECUTION_PATH}"
         shown = ", ".join(files or items) or str(items_input.get("href", "items"))
         what = f"{self.label} staging request for {shown} failed"
-        response = self.http.request(
-            "POST", url, json_body={"inputs": inputs}, timeout=timeout, retry=False, what=what
-        )
+        sent_at = time.time()
+        try:
+            response = self.http.request(
+                "POST", url, json_body={"inputs": inputs}, timeout=timeout, retry=False, what=what
+            )
+        except (RsConnectionError, RsTimeoutError):
+            # The job may exist: look for it rather than send the POST twice.
+            try:
+                found = self.find_job_since(sent_at, exclude=self.known_jobs(), timeout=timeout)
+            except RsError as lookup:
+                _LOG.debug("cannot look for the job of a lost staging answer: %s", lookup)
+                found = None
+            if found is None:
+                raise
+            _LOG.info(
+                "%s: the staging request's answer was lost; found its job %s",
+                self.label,
+                found.job_id,
+            )
+            job = found.evolve(collection=collection, items=items, files=files)
+            self.state.remember_job(job)
+            return job
         body = decode_json(response, what=what)
         job = parse_job(body, response, href_of=self.job_href, what=what).evolve(
             collection=collection, items=items, files=files
@@ -724,6 +759,9 @@ class StationProtocolV2:
         self, method: str, job_id: str, what: str, timeout: float | None
     ) -> StagingJob:
         response = self.http.request(method, self.job_href(job_id), timeout=timeout, what=what)
+        return self._store_job(response, job_id, what)
+
+    def _store_job(self, response: requests.Response, job_id: str, what: str) -> StagingJob:
         fresh = parse_job(
             decode_json(response, what=what), response, href_of=self.job_href, what=what
         )
@@ -750,15 +788,7 @@ class StationProtocolV2:
                 f"{self.label} staging status of {name!r}: no staging job of this client holds "
                 "it (RS-Server v2 keeps jobs, not per-file statuses)"
             )
-        job = self.job(job_id, timeout=timeout)
-        return StagingStatus(
-            name=name,
-            status=job.download_status,
-            message=job.message,
-            download_start=job.started,
-            download_stop=job.updated if job.final else None,
-            raw=job.raw,
-        )
+        return self.job(job_id, timeout=timeout).as_status(name)
 
     def list_jobs(self, *, timeout: float | None = None) -> list[StagingJob]:
         """``GET /jobs``: every job the staging service shows."""
@@ -779,7 +809,57 @@ class StationProtocolV2:
     def dismiss(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
         """``DELETE /jobs/{id}``: dismiss a job; the job as the server then shows it."""
         what = f"{self.label} dismissing staging job {job_id!r} failed"
-        return self._job_request("DELETE", job_id, what, timeout)
+        url = self.job_href(job_id)
+        try:
+            response = self.http.request("DELETE", url, timeout=timeout, retry=False, what=what)
+        except (RsConnectionError, RsTimeoutError) as lost:
+            # The first DELETE may have worked: a 404 now means the job is gone, as asked.
+            try:
+                response = self.http.request("DELETE", url, timeout=timeout, what=what)
+            except NotFoundError:
+                _LOG.info(
+                    "%s: staging job %s is gone after a DELETE whose answer was lost (%s): "
+                    "taken as dismissed",
+                    self.label,
+                    job_id,
+                    lost,
+                )
+                with self.state.lock:
+                    known = self.state.jobs.get(job_id) or StagingJob(job_id, url, "dismissed")
+                    gone = known.evolve(status="dismissed", message="Job dismissed (gone)")
+                    self.state.jobs[job_id] = gone
+                return gone
+        return self._store_job(response, job_id, what)
+
+    def find_job_since(
+        self, since: float, *, exclude: Iterable[str] = (), timeout: float | None = None
+    ) -> StagingJob | None:
+        """The staging job created at or after ``since`` (epoch seconds, this machine's clock,
+        2 s of slack for the server's whole-second stamps) that neither this client nor
+        ``exclude`` knows: what a ``POST`` whose answer was lost created. ``None`` when there
+        is none; the closest to ``since`` (logged) when there are several."""
+        known = set(exclude)
+        with self.state.lock:
+            known.update(self.state.jobs)
+        candidates = []
+        for job in self.list_jobs(timeout=timeout):
+            if job.job_id in known or job.created is None:
+                continue
+            created = job.created.timestamp()
+            if created >= since - 2.0:
+                candidates.append((abs(created - since), job))
+        if not candidates:
+            return None
+        candidates.sort(key=lambda pair: pair[0])
+        if len(candidates) > 1:
+            _LOG.warning(
+                "%s: %d staging jobs could be the one whose answer was lost (%s); taking %s",
+                self.label,
+                len(candidates),
+                ", ".join(j.job_id for _, j in candidates),
+                candidates[0][1].job_id,
+            )
+        return candidates[0][1]
 
 
 def _next_link(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:
