@@ -127,6 +127,7 @@ class StagingReport:
     interrupted: bool = False
     timed_out: bool = False
     elapsed: float = 0.0
+    polls: int = 0  # status rounds: each asks once per distinct job (v2) or file (v1)
 
     def _with(self, state: str) -> list[StagingOutcome]:
         return [o for o in self.outcomes.values() if o.state == state]
@@ -191,6 +192,7 @@ class StagingReport:
             "elapsed": round(self.elapsed, 3),
             "interrupted": self.interrupted,
             "timed_out": self.timed_out,
+            "polls": self.polls,
             "files": [o.to_dict() for o in self.outcomes.values()],
         }
 
@@ -547,6 +549,7 @@ def run_stage_and_wait(
                     list(follows),
                 )
             )
+            report.polls += 1
             interval = min(poll_max_interval, interval * 1.5)
             asked = [w for w in waits if w is not None]
             if asked:

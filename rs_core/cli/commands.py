@@ -25,6 +25,7 @@ BUILTIN = frozenset(
         "sessions",
         "stage",
         "status",
+        "staging",
         "whoami",
         "catalog",
         "simulate",
@@ -98,6 +99,10 @@ def configure(add: Add) -> None:
     from rs_core.cli import catalog_cmd
 
     catalog_cmd.configure(add)
+
+    from rs_core.cli import staging_cmd
+
+    staging_cmd.configure(add)
 
     p = add("simulate", "run the RS-Server simulator until Ctrl-C", cmd_simulate)
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")

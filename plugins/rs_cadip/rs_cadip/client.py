@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -388,6 +389,35 @@ class CadipClient(StationClient):
         :class:`~rs_core.rsserver_v2.StagingJob`; v1 ignores ``collection``.
         """
         return self._stage(filename, s3_path, tmp_download_path, timeout, collection)
+
+    def _v2_locate(self, filenames: Sequence[str], timeout: float | None) -> None:
+        """Find the sessions holding ``filenames`` by id (a CADU file name carries its
+        session id), so that a new process can stage files it never searched."""
+        ids = unique(s for s in (session_of_file(n) for n in filenames) if s)
+        for chunk in range(0, len(ids), _IDS_PER_SEARCH):
+            self._search_v2(
+                {},
+                ids[chunk : chunk + _IDS_PER_SEARCH],
+                limit=None,
+                max_items=None,
+                filter_text=None,
+                timeout=timeout,
+                files=True,
+            )
+
+
+def session_of_file(filename: str) -> str | None:
+    """The session id a CADU file name carries, else ``None``.
+
+    >>> session_of_file("DCS_01_S1A_20200105072204051312_ch1_DSDB_00000.raw")
+    'S1A_20200105072204051312'
+    """
+    found = _SESSION_IN_NAME.search(filename)
+    return found.group(1) if found else None
+
+
+_SESSION_IN_NAME = re.compile(r"(?:^|_)(S\d[A-Z]_\d{8,})_ch\d+_")
+_IDS_PER_SEARCH = 50
 
 
 def _merge(parts: list[StationItemCollection]) -> StationItemCollection:
