@@ -82,8 +82,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "auxip search files":   (OK,   TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
     "cadip search files":   (OK,   TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
     "cadip search sessions": (OK,  TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
-    # v1 answers 503 for a refused staging request: never retried, a ServerError/StagingError
-    "cadip stage":          (OK,   TMO,  SRV,  SRV,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
+    # v1's refusal is a 503 {"started": "false"} (a StagingError, never retried); any other
+    # 503 is a busy gateway: retried like 502/504
+    "cadip stage":          (OK,   TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
     "cadip status":         (OK,   TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
     # a report, never an exception: transient faults end DONE, lasting ones REFUSED (typed msg)
     "cadip stage_and_wait": (DONE, REFUSED, DONE, DONE, REFUSED, DONE, DONE, DONE, REFUSED, DONE, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
