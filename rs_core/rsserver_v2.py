@@ -658,6 +658,7 @@ class StationProtocolV2:
         collection: str,
         *,
         timeout: float | None = None,
+        asset_names: Sequence[str] | None = None,
     ) -> StagingJob:
         """Stage the items holding ``names`` (files returned by this client's searches) into
         ``collection``, in one job; raise :class:`~rs_core.StagingError` if it failed at once."""
@@ -682,6 +683,7 @@ class StationProtocolV2:
             files=tuple(names),
             items=tuple(features),
             timeout=timeout,
+            asset_names=asset_names,
         )
 
     def execute(
@@ -692,11 +694,16 @@ class StationProtocolV2:
         files: tuple[str, ...] = (),
         items: tuple[str, ...] = (),
         timeout: float | None = None,
+        asset_names: Sequence[str] | None = None,
     ) -> StagingJob:
         """``POST /processes/staging/execution`` with ``items_input`` (``{"href": ...}`` or
-        ``{"value": ...}``) and target ``collection``; the job, read from the 201 body."""
+        ``{"value": ...}``) and target ``collection`` (and ``asset_names``, which RS-Server
+        1.0a14 and later take: only these assets are staged); the job, read from the 201
+        body."""
         self.ensure_collection(collection, timeout=timeout)
         inputs: dict[str, Any] = {"collection": collection, "items": dict(items_input)}
+        if asset_names:
+            inputs["asset_names"] = list(asset_names)
         if self.local_mode:
             owner = self.owner()
             if owner:
@@ -789,6 +796,26 @@ class StationProtocolV2:
                 "it (RS-Server v2 keeps jobs, not per-file statuses)"
             )
         return self.job(job_id, timeout=timeout).as_status(name)
+
+    def processes(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes``: the processes the staging service offers (its JSON)."""
+        return self._staging_json("/processes", f"{self.label} process list failed", timeout)
+
+    def process(self, process_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes/{id}``: one process's description (its JSON)."""
+        what = f"{self.label} process {process_id!r} description failed"
+        return self._staging_json(f"/processes/{process_id}", what, timeout)
+
+    def job_results(self, job_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /jobs/{id}/results``: what a job produced (its JSON)."""
+        what = f"{self.label} results of staging job {job_id!r} failed"
+        return self._staging_json(f"{JOBS_PATH}/{job_id}/results", what, timeout)
+
+    def _staging_json(self, path: str, what: str, timeout: float | None) -> dict[str, Any]:
+        url = f"{self.endpoints.staging.rstrip('/')}{path}"
+        response = self.http.request("GET", url, timeout=timeout, what=what)
+        body: dict[str, Any] = require(decode_json(response, what=what), dict, response, what=what)
+        return body
 
     def list_jobs(self, *, timeout: float | None = None) -> list[StagingJob]:
         """``GET /jobs``: every job the staging service shows."""

@@ -22,12 +22,14 @@ server generation - gets the same behaviour:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol
@@ -53,6 +55,7 @@ __all__ = [
     "StagingReport",
     "StagingStatus",
     "run_stage_and_wait",
+    "staging_inputs",
 ]
 
 _LOG = logging.getLogger("rs_core.staging")
@@ -714,20 +717,89 @@ def _generic_binding(client: Any) -> StagingBinding:
 
 
 def _names(files: Iterable[Any]) -> list[str]:
-    if isinstance(files, str):
-        files = [files]
-    names: list[str] = []
-    seen: set[str] = set()
-    for entry in files:
-        name = entry if isinstance(entry, str) else getattr(entry, "id", None)
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInputError(
-                f"Cannot stage {entry!r}: a file name must be a non-empty "
-                "string (or an item with an id)"
-            )
-        if name not in seen:
-            seen.add(name)
-            names.append(name)
+    names = staging_inputs(files)
     if not names:
         raise InvalidInputError("stage_and_wait needs at least one file name")
     return names
+
+
+def staging_inputs(files: Any) -> list[str]:
+    """The names to stage in anything a user holds, without repeats, in order.
+
+    Accepted: a file name; a :class:`pystac.Item` (or any object with an ``id``); a
+    :class:`pystac.ItemCollection` or any iterable of these; a GeoJSON ``Feature`` or
+    ``FeatureCollection`` dict; the path of a saved FeatureCollection (a
+    :class:`~pathlib.Path`, or a string naming an existing ``.json``/``.geojson`` file); a
+    search URL as ``{"href": "https://..."}`` (kept as the URL: RS-Server v2 stages what it
+    returns, in one job).
+
+    >>> staging_inputs(["a.raw", {"type": "Feature", "id": "b.raw"}, {"href": "http://h/s"}])
+    ['a.raw', 'b.raw', 'http://h/s']
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    for name in _flatten(files):
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+def _flatten(entry: Any) -> Iterator[str]:
+    if isinstance(entry, os.PathLike) or (
+        isinstance(entry, str)
+        and entry.lower().endswith((".json", ".geojson"))
+        and os.path.isfile(entry)
+    ):
+        yield from _flatten(_load_features(os.fspath(entry)))
+        return
+    if isinstance(entry, str):
+        if not entry.strip():
+            raise InvalidInputError("Cannot stage '': a file name must be a non-empty string")
+        yield entry
+        return
+    if isinstance(entry, Mapping):
+        if isinstance(entry.get("href"), str) and "type" not in entry:
+            href = entry["href"].strip()
+            if not href.lower().startswith(("http://", "https://")):
+                raise InvalidInputError(f"a search href must be an http(s) URL, got {href!r}")
+            yield href
+        elif entry.get("type") == "FeatureCollection" and isinstance(entry.get("features"), list):
+            for feature in entry["features"]:
+                yield from _flatten(feature)
+        elif isinstance(entry.get("id"), str) and entry["id"].strip():
+            yield entry["id"]
+        else:
+            raise InvalidInputError(
+                f"Cannot stage {_short(entry)}: a dict must be a GeoJSON Feature or "
+                "FeatureCollection, or {'href': <search URL>}"
+            )
+        return
+    ident = getattr(entry, "id", None)
+    if isinstance(ident, str) and ident.strip():
+        yield ident
+        return
+    if isinstance(entry, Iterable):
+        for inner in entry:
+            yield from _flatten(inner)
+        return
+    raise InvalidInputError(
+        f"Cannot stage {_short(entry)}: give file names, items with an id, an ItemCollection, "
+        "a FeatureCollection (or its file) or {'href': <search URL>}"
+    )
+
+
+def _load_features(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            body = json.load(stream)
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"Cannot read the FeatureCollection file {path!r}: {err}") from err
+    if not isinstance(body, Mapping) or body.get("type") not in ("FeatureCollection", "Feature"):
+        raise InvalidInputError(f"{path!r} is not a GeoJSON FeatureCollection")
+    return body
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

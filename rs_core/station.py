@@ -268,14 +268,75 @@ class StationClient(RsClient):
         with generation_noted(V2):
             return self._v2_protocol().list_jobs(timeout=timeout)
 
+    def list_processes(self, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes`` of the staging service (v2 only): its JSON answer.
+
+        >>> [p["id"] for p in cadip.list_processes()["processes"]]   # doctest: +SKIP
+        ['Staging']
+        """
+        timeout = _check_timeout(timeout)
+        self._require_v2("list_processes()", timeout)
+        with generation_noted(V2):
+            return self._v2_protocol().processes(timeout=timeout)
+
+    def staging_process(self, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes/staging`` (v2 only): the staging process's description."""
+        timeout = _check_timeout(timeout)
+        self._require_v2("staging_process()", timeout)
+        with generation_noted(V2):
+            return self._v2_protocol().process("staging", timeout=timeout)
+
+    def job_results(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /jobs/{id}/results`` (v2 only): what staging job ``job_id`` produced."""
+        job_id = _check_job_id(job_id)
+        timeout = _check_timeout(timeout)
+        self._require_v2("job_results()", timeout)
+        with generation_noted(V2):
+            return self._v2_protocol().job_results(job_id, timeout=timeout)
+
+    def stage_items(
+        self,
+        items: Any,
+        *,
+        collection: str | None = None,
+        asset_names: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> StagingJob:
+        """Stage anything a user holds in one v2 job: file names, :class:`pystac.Item` objects, an
+        :class:`pystac.ItemCollection`, a FeatureCollection (or its saved file), or a search
+        URL ``{"href": ...}`` (see :func:`~rs_core.staging.staging_inputs`). ``asset_names``
+        (RS-Server 1.0a14 and later) stages only these assets. Written to the :attr:`ledger`
+        first; returns the job (follow it with :meth:`staging_info` or
+        :meth:`stage_and_wait`, which takes the same inputs).
+
+        >>> job = cadip.stage_items({"href": search_url}, collection="mine")  # doctest: +SKIP
+        """
+        from rs_core.staging import staging_inputs
+
+        names = staging_inputs(items)
+        if not names:
+            raise InvalidInputError("stage_items needs at least one item")
+        if asset_names is not None:
+            asset_names = [self.check_filename(a) for a in asset_names]
+        target = self._check_collection(collection)
+        timeout = _check_timeout(timeout)
+        self._require_v2("stage_items()", timeout)
+        entries = self._ledger_begin(V2, names, target, self._staging_call(V2))
+        try:
+            job = self._stage_v2(names, "", "", target, timeout, asset_names=asset_names)
+        except RsError as err:
+            self._ledger_after(entries, err)
+            raise
+        self._ledger_after(entries, job)
+        return job
+
     def dismiss_job(self, job_id: str, timeout: float | None = None) -> StagingJob:
         """Dismiss staging job ``job_id`` (v2 only); the job as the server then shows it."""
-        if not isinstance(job_id, str) or not job_id.strip() or "/" in job_id:
-            raise InvalidInputError(f"job_id must be a non-empty string, got {job_id!r}")
+        job_id = _check_job_id(job_id)
         timeout = _check_timeout(timeout)
         self._require_v2("dismiss_job()", timeout)
         with generation_noted(V2):
-            return self._v2_protocol().dismiss(job_id.strip(), timeout=timeout)
+            return self._v2_protocol().dismiss(job_id, timeout=timeout)
 
     def staging_job(self, filename: str) -> StagingJob | None:
         """The last known v2 staging job holding ``filename`` (no request), else ``None``:
@@ -396,6 +457,8 @@ class StationClient(RsClient):
         tmp_download_path: str,
         collection: str,
         timeout: float | None,
+        *,
+        asset_names: Sequence[str] | None = None,
     ) -> StagingJob:
         if s3_path or tmp_download_path:
             self.logger.warning(
@@ -404,6 +467,21 @@ class StationClient(RsClient):
                 collection,
             )
         with generation_noted(V2):
+            protocol = self._v2_protocol()
+            protocol.known_jobs = lambda: self.ledger.known_jobs(self.service_base())
+            urls = [n for n in filenames if _is_url(n)]
+            if urls:
+                if len(filenames) != 1:
+                    raise InvalidInputError(
+                        "a search href is staged in a job of its own: give it alone"
+                    )
+                return protocol.execute(
+                    {"href": urls[0]},
+                    collection,
+                    files=(urls[0],),
+                    timeout=timeout,
+                    asset_names=asset_names,
+                )
             with self._v2_state.lock:
                 unseen = [n for n in filenames if n not in self._v2_state.files]
             if unseen:
@@ -411,9 +489,9 @@ class StationClient(RsClient):
                     self._v2_locate(unseen, timeout)
                 except RsError as err:
                     self.logger.debug("could not find the items of %s: %s", unseen, err)
-            protocol = self._v2_protocol()
-            protocol.known_jobs = lambda: self.ledger.known_jobs(self.service_base())
-            return protocol.stage(list(filenames), collection, timeout=timeout)
+            return protocol.stage(
+                list(filenames), collection, timeout=timeout, asset_names=asset_names
+            )
 
     def staging_batch(
         self,
@@ -732,18 +810,25 @@ class _StationBinding(StagingBinding):
         collection = client._check_collection(options.get("collection"))
         version = self.scope.generation
         if version == V2:
-            try:
-                job = client._send_staging(
-                    version,
-                    names,
-                    s3_path=s3_path,
-                    tmp_download_path=tmp_download_path,
-                    collection=collection,
-                    timeout=timeout,
-                )
-            except RsError as err:
-                return dict.fromkeys(names, err)
-            return dict.fromkeys(names, job.job_id if job is not None else None)
+            # one job for the files, one per search URL (a job takes one href)
+            groups = [[n] for n in names if _is_url(n)]
+            files = [n for n in names if not _is_url(n)]
+            out: dict[str, Any] = {}
+            for group in [files, *groups] if files else groups:
+                try:
+                    job = client._send_staging(
+                        version,
+                        group,
+                        s3_path=s3_path,
+                        tmp_download_path=tmp_download_path,
+                        collection=collection,
+                        timeout=timeout,
+                    )
+                except RsError as err:
+                    out.update(dict.fromkeys(group, err))
+                else:
+                    out.update(dict.fromkeys(group, job.job_id if job is not None else None))
+            return out
 
         def one(name: str) -> Any:
             try:
@@ -777,6 +862,16 @@ class _StationBinding(StagingBinding):
 
     def job_status(self, job_id: str, name: str, timeout: float | None) -> StagingStatus:
         return self.client._v2_protocol().job(job_id, timeout=timeout).as_status(name)
+
+
+def _is_url(name: str) -> bool:
+    return name.lower().startswith(("http://", "https://"))
+
+
+def _check_job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not job_id.strip() or "/" in job_id:
+        raise InvalidInputError(f"job_id must be a non-empty string, got {job_id!r}")
+    return job_id.strip()
 
 
 def _unreachable_binding(client: StationClient, err: RsError) -> StagingBinding:

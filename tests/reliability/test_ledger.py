@@ -307,3 +307,48 @@ def _rs(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run(
         [*RS, *args], capture_output=True, text=True, timeout=120, env=full, check=False
     )
+
+
+# -- staging anything a user holds (v2) ----------------------------------------------------
+
+
+def test_v2_stages_items_collections_files_and_search_urls(
+    v2: RsServerSimulator, tmp_path: Path
+) -> None:
+    with AuxipClient(v2.url, KEY, http_settings=FAST) as client:
+        found = client.search_stations("2000-01-01", "2100-01-01", limit=4, sortby="+created")
+        saved = tmp_path / "picked.json"
+        picked = {"type": "FeatureCollection", "features": found.to_dict()["features"][2:3]}
+        saved.write_text(json.dumps(picked))
+        report = client.stage_and_wait(
+            [found.items[0], found.items[1:2], saved], poll_interval=0.05, timeout=30
+        )
+        assert sorted(report.outcomes) == sorted(i.id for i in found.items[:3]), str(report)
+        assert report.ok, str(report)
+        search_url = f"{v2.url}/auxip/collections/adgs/items?limit=1&sortby=-created"
+        by_url = client.stage_and_wait({"href": search_url}, poll_interval=0.05, timeout=30)
+        assert list(by_url.outcomes) == [search_url] and by_url.ok, str(by_url)
+        job = client.stage_items([found.items[3]], asset_names=[found.items[3].id])
+        results = client.job_results(job.job_id)
+        assert client.list_processes()["processes"][0]["id"] == "Staging"
+        assert client.staging_process()["id"] == "Staging"
+    posts = [r.json() for r in v2.requests if r.path == EXECUTION]
+    assert [p["inputs"]["items"].get("href") for p in posts] == [None, search_url, None]
+    assert posts[2]["inputs"]["asset_names"] == [found.items[3].id]
+    assert results["collection"] == "auxip_staged"
+
+
+def test_bad_staging_inputs_are_typed(v2: RsServerSimulator, tmp_path: Path) -> None:
+    from rs_core import InvalidInputError
+
+    not_json = tmp_path / "x.json"
+    not_json.write_text("{")
+    with AuxipClient(v2.url, KEY, http_settings=FAST) as client:
+        with pytest.raises(InvalidInputError, match=r"x\.json"):
+            client.stage_and_wait(not_json)
+        with pytest.raises(InvalidInputError, match="http"):
+            client.stage_and_wait({"href": "ftp://nope"})
+        with pytest.raises(InvalidInputError, match="Cannot stage 42"):
+            client.stage_and_wait([42])
+        with pytest.raises(InvalidInputError, match="job_id"):
+            client.job_results("a/b")

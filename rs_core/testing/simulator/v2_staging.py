@@ -225,9 +225,23 @@ class StagingProcesses:
                     elif job.status != "dismissed":
                         job.status, job.message = "dismissed", "Job dismissed"
                 return json_response(200, job.to_json())
+            if len(segments) == 3 and segments[0] == "jobs" and segments[2] == "results":
+                return self._results(segments[1], method)
             if segments[:1] == ["processes"] and method == "GET":
                 return json_response(404, {"message": f"Process {segments[-1]!r} not found"})
         return json_response(404, {"message": "Not Found"})
+
+    def _results(self, job_id: str, method: str) -> Response:
+        """``GET /jobs/{id}/results`` (the simulator's own shape: the real one was not
+        recorded): the target collection and the staged item ids once the job succeeded."""
+        job = self._jobs.get(job_id)
+        if job is None or method != "GET":
+            return json_response(404, {"message": f"Job with ID {job_id} not found"})
+        done = job.status == "successful"
+        items = [str(item.get("id")) for item in job.items] if done else []
+        return json_response(
+            200, {"status": job.status, "collection": job.collection, "items": items}
+        )
 
     # -- execution ------------------------------------------------------------------------
 
