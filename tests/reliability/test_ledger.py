@@ -352,3 +352,11 @@ def test_bad_staging_inputs_are_typed(v2: RsServerSimulator, tmp_path: Path) -> 
             client.stage_and_wait([42])
         with pytest.raises(InvalidInputError, match="job_id"):
             client.job_results("a/b")
+
+
+def test_the_documented_ledger_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text("utf-8")
+    block = doc.split("<!-- ledger-example -->", 1)[1].split("```python\n", 1)[1]
+    exec(compile(block.split("```", 1)[0], "reliability.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "DONE job 4c1e" in out and "'IN_PROGRESS', 'DONE'" in out

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -310,3 +311,18 @@ def test_rs_status_in_a_fresh_process_reports_a_file_staged_by_another() -> None
         )
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)[0]["status"] == "DONE"
+
+
+def test_real_staging_service_sigkill() -> None:
+    """The same kill test against the real RS-Server 1.0 staging service (helper "servers"'
+    ``scripts/rs-server-1``): skipped, loudly, until that script is on this branch."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "rs-server-1"
+    if not script.exists():
+        pytest.skip(
+            "scripts/rs-server-1 is not on this branch: the SIGKILL staging test against the "
+            "real RS-Server 1.0 staging service did NOT run (only the simulator's v1 and v2)"
+        )
+    pytest.skip(
+        "scripts/rs-server-1 exists but this test does not drive it yet: the SIGKILL staging "
+        "test against the real RS-Server 1.0 staging service did NOT run"
+    )
