@@ -554,6 +554,22 @@ class StagingLedger:
             ).fetchall()
         return {str(row[0]) for row in rows}
 
+    def lost_sends(self, service: str, *, exclude_names: Iterable[str] = ()) -> list[float]:
+        """When each open request at ``service`` whose answer is unknown (sent, no job) was
+        sent, one time per batch, oldest first (the jobs a server made for them are claimed in
+        that order); requests of ``exclude_names`` left out."""
+        names = list(exclude_names)
+        skip = f"AND name NOT IN ({','.join('?' * len(names))}) " if names else ""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT MIN(sent_at) FROM requests WHERE service=? AND final=0 AND job_id IS NULL "
+                f"AND sent_at IS NOT NULL AND state IN ('PENDING','UNKNOWN') {skip}"
+                "GROUP BY CASE WHEN batch='' THEN CAST(id AS TEXT) ELSE batch END "
+                "ORDER BY 1",
+                (service, *names),
+            ).fetchall()
+        return [float(row[0]) for row in rows]
+
     def entries(
         self,
         *,

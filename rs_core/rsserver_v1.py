@@ -542,10 +542,7 @@ class StationProtocolV1:
                 if err.status != 503 or attempt >= self.http.settings.retries:
                     raise
                 # a 503 that is not v1's refusal: a busy gateway, retried like 502/504
-                hint = getattr(err, "retry_after", None)
-                if hint is None and err.response is not None:
-                    hint = _retry_after(err.response)
-                delay = _staging_backoff(self.http, attempt, hint)
+                delay = retry_delay(self.http, attempt, retry_after_of(err))
                 _LOG.debug("%s -> 503 (not a refusal); retry in %.2f s", what, delay)
                 attempt += 1
                 time.sleep(delay)
@@ -592,9 +589,17 @@ class StationProtocolV1:
         return parse_staging_status(body, response, name=name, what=what)
 
 
-def _staging_backoff(http: HttpClient, attempt: int, hint: float | None) -> float:
-    """Seconds before retrying a staging request: the server's ``Retry-After`` (capped), else
-    the client's exponential backoff with jitter."""
+def retry_after_of(err: HttpError) -> float | None:
+    """The server's ``Retry-After`` (seconds) of an HTTP error, if it sent one."""
+    hint = getattr(err, "retry_after", None)
+    if hint is None and err.response is not None:
+        hint = _retry_after(err.response)
+    return hint if isinstance(hint, int | float) else None
+
+
+def retry_delay(http: HttpClient, attempt: int, hint: float | None) -> float:
+    """Seconds before retrying a request the caller retries itself (a staging call): the
+    server's ``Retry-After`` (capped), else the client's exponential backoff with jitter."""
     settings = http.settings
     if hint is not None:
         return min(hint, settings.retry_after_max)
@@ -607,4 +612,4 @@ def wire_datetime(value: datetime | date | str, *, name: str) -> str:
     return to_wire(value, name=name)
 
 
-__all__ += ["wire_datetime"]
+__all__ += ["retry_after_of", "retry_delay", "wire_datetime"]

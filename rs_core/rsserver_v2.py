@@ -46,6 +46,7 @@ from rs_core.dates import parse_datetime
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import (
     BadResponseError,
+    HttpError,
     InvalidInputError,
     NotFoundError,
     RsConnectionError,
@@ -54,8 +55,13 @@ from rs_core.errors import (
     StagingError,
     UnsupportedOperationError,
 )
-from rs_core.http import HttpClient, decode_json, require
-from rs_core.rsserver_v1 import StationItemCollection, normalise_feature
+from rs_core.http import RETRY_STATUSES, HttpClient, decode_json, require
+from rs_core.rsserver_v1 import (
+    StationItemCollection,
+    normalise_feature,
+    retry_after_of,
+    retry_delay,
+)
 from rs_core.staging import StagingStatus
 
 __all__ = [
@@ -412,6 +418,8 @@ class StationProtocolV2:
         self.local_mode = local_mode
         self.known_jobs: Callable[[], set[str]] = set
         """Job ids known elsewhere (the staging ledger): never taken for a lost job."""
+        self.lost_sends: Callable[[], list[float]] = list
+        """When the other requests whose answer was lost were sent (the staging ledger)."""
 
     def owner(self) -> str | None:
         """The owner of the target collections (``None`` when unknown)."""
@@ -719,7 +727,12 @@ class StationProtocolV2:
         except (RsConnectionError, RsTimeoutError):
             # The job may exist: look for it rather than send the POST twice.
             try:
-                found = self.find_job_since(sent_at, exclude=self.known_jobs(), timeout=timeout)
+                found = self.find_job_since(
+                    sent_at,
+                    exclude=self.known_jobs(),
+                    others=self.lost_sends(),
+                    timeout=timeout,
+                )
             except RsError as lookup:
                 _LOG.debug("cannot look for the job of a lost staging answer: %s", lookup)
                 found = None
@@ -837,13 +850,16 @@ class StationProtocolV2:
         """``DELETE /jobs/{id}``: dismiss a job; the job as the server then shows it."""
         what = f"{self.label} dismissing staging job {job_id!r} failed"
         url = self.job_href(job_id)
-        try:
-            response = self.http.request("DELETE", url, timeout=timeout, retry=False, what=what)
-        except (RsConnectionError, RsTimeoutError) as lost:
-            # The first DELETE may have worked: a 404 now means the job is gone, as asked.
+        retries = self.http.settings.retries
+        lost: RsError | None = None
+        for attempt in range(retries + 1):
+            hint: float | None = None
             try:
-                response = self.http.request("DELETE", url, timeout=timeout, what=what)
+                response = self.http.request("DELETE", url, timeout=timeout, retry=False, what=what)
             except NotFoundError:
+                if lost is None:
+                    raise
+                # the DELETE whose answer was lost worked: the job is gone, as asked
                 _LOG.info(
                     "%s: staging job %s is gone after a DELETE whose answer was lost (%s): "
                     "taken as dismissed",
@@ -856,25 +872,48 @@ class StationProtocolV2:
                     gone = known.evolve(status="dismissed", message="Job dismissed (gone)")
                     self.state.jobs[job_id] = gone
                 return gone
-        return self._store_job(response, job_id, what)
+            except RsConnectionError as err:
+                lost = err
+                if attempt == retries:
+                    raise
+            except HttpError as err:
+                if err.status not in RETRY_STATUSES or attempt == retries:
+                    raise
+                hint = retry_after_of(err)
+            else:
+                return self._store_job(response, job_id, what)
+            time.sleep(retry_delay(self.http, attempt, hint))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def find_job_since(
-        self, since: float, *, exclude: Iterable[str] = (), timeout: float | None = None
+        self,
+        since: float,
+        *,
+        exclude: Iterable[str] = (),
+        others: Iterable[float] = (),
+        timeout: float | None = None,
     ) -> StagingJob | None:
-        """The staging job created at or after ``since`` (epoch seconds, this machine's clock,
-        2 s of slack for the server's whole-second stamps) that neither this client nor
-        ``exclude`` knows: what a ``POST`` whose answer was lost created. ``None`` when there
-        is none; the closest to ``since`` (logged) when there are several."""
+        """The staging job a ``POST`` sent at ``since`` (epoch seconds, this machine's clock)
+        made, when its answer was lost; ``None`` when the server shows none.
+
+        Candidates are the jobs neither this client nor ``exclude`` knows, created at
+        ``since`` or later (in its second, for a server that stamps whole seconds) and before
+        the next of ``others`` (the send times of other requests whose answer was lost). The
+        earliest wins; when several qualify the choice is logged.
+        """
         known = set(exclude)
         with self.state.lock:
             known.update(self.state.jobs)
+        later = [t for t in others if t > since]
+        until = min(later) if later else None
         candidates = []
         for job in self.list_jobs(timeout=timeout):
             if job.job_id in known or job.created is None:
                 continue
             created = job.created.timestamp()
-            if created >= since - 2.0:
-                candidates.append((abs(created - since), job))
+            floor = float(int(since)) if job.created.microsecond == 0 else since
+            if created >= floor and (until is None or created < until):
+                candidates.append((created, job))
         if not candidates:
             return None
         candidates.sort(key=lambda pair: pair[0])

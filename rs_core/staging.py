@@ -84,12 +84,13 @@ class StagingOutcome:
     already_done: bool = False  # found DONE at the server: not staged again
     error: str = ""  # why it could not be staged (refused), or the last polling error
     resumed: bool = False  # re-attached to a request of an earlier (or another) run
+    lost: bool = False  # its request's answer was lost: being looked for at the server
 
     @property
     def final(self) -> bool:
         """DONE, FAILED, or refused: nothing more will happen to it in this run."""
         return (self.status is not None and self.status.is_final) or (
-            bool(self.error) and not self.staged and self.status is None
+            bool(self.error) and not self.staged and self.status is None and not self.lost
         )
 
     @property
@@ -113,6 +114,7 @@ class StagingOutcome:
             "staged": self.staged,
             "already_done": self.already_done,
             "resumed": self.resumed,
+            "lost": self.lost,
             "error": self.error,
         }
 
@@ -397,6 +399,7 @@ def run_stage_and_wait(
         binding = _generic_binding(client)
     ledger = binding.ledger
     entry_of: dict[str, LedgerEntry] = {}
+    lost_names: dict[str, float] = {}  # answer lost, not found at the server yet: since when
 
     def changed(outcome: StagingOutcome) -> None:
         with lock:
@@ -466,9 +469,12 @@ def run_stage_and_wait(
             else:
                 fresh.append(entry.name)
         # 3. requests whose answer was lost: look at the server before sending again
-        resend = _recover(
+        resend, unsure = _recover(
             binding, lost, timeout=request_timeout, write=write, set_status=set_status
         )
+        for name in unsure:  # asked again at each poll round, until the grace ends
+            lost_names[name] = time.monotonic()
+            report.outcomes[name].lost = True
         # 4. files never sent: a server that knows better (v1 status) is believed
         send: list[str] = list(resend)
         if fresh and not restage:
@@ -511,16 +517,9 @@ def run_stage_and_wait(
                 report.outcomes[name].staged = True
                 write([name], "NOT_STARTED", "", job_id=result if isinstance(result, str) else None)
                 set_status(name, EDownloadStatus.NOT_STARTED)
-            if unknown:
-                again = _recover(
-                    binding,
-                    unknown,
-                    timeout=request_timeout,
-                    write=write,
-                    set_status=set_status,
-                )
-                for name in again:  # not at the server: not sent twice here, said so
-                    refuse(name, entry_of[name].reason or "the staging request's answer was lost")
+            for entry in unknown:  # looked for at each poll round (the server may be slow)
+                lost_names[entry.name] = time.monotonic()
+                report.outcomes[entry.name].lost = True
         # 6. poll: one request per job (v2) or file (v1) per poll
         interval = poll_interval
         follows: dict[str, _Follow] = {}
@@ -532,6 +531,22 @@ def run_stage_and_wait(
             if deadline is not None and now >= deadline:
                 report.timed_out = True
                 break
+            if lost_names:
+                _look_for_lost(
+                    binding,
+                    lost_names,
+                    entry_of,
+                    report,
+                    timeout=request_timeout,
+                    write=write,
+                    set_status=set_status,
+                    changed=changed,
+                )
+                pending = [
+                    n for n in pending if n not in lost_names and not report.outcomes[n].final
+                ]
+                if not pending and not lost_names:
+                    continue
             _regroup(follows, pending, entry_of, ledger, binding)
             etas = [f.eta for f in follows.values() if f.eta is not None]
             pause = min([interval, *[max(0.02, e) for e in etas]])
@@ -578,6 +593,47 @@ def run_stage_and_wait(
 
 _FOLLOWED = ("NOT_STARTED", "IN_PROGRESS")
 
+LOST_ANSWER_GRACE = 10.0
+"""Seconds a request whose answer was lost is looked for at the server (its job, its status)
+before the run gives up on it; it is never sent again by that run, and stays open (UNKNOWN)
+in the ledger for a later run to look again."""
+
+
+def _look_for_lost(
+    binding: StagingBinding,
+    lost_names: dict[str, float],
+    entry_of: dict[str, LedgerEntry],
+    report: StagingReport,
+    *,
+    timeout: float | None,
+    write: Callable[..., None],
+    set_status: Callable[..., None],
+    changed: Callable[[StagingOutcome], None],
+) -> None:
+    """One more look at the server for the requests whose answer was lost."""
+    entries = [entry_of[n] for n in lost_names if n in entry_of]
+    resend, unsure = _recover(binding, entries, timeout=timeout, write=write, set_status=set_status)
+    still = set(resend) | set(unsure)
+    now = time.monotonic()
+    for name in list(lost_names):
+        outcome = report.outcomes[name]
+        if name not in still:
+            del lost_names[name]  # found: followed from now on
+            outcome.lost, outcome.error = False, ""
+            continue
+        waited = now - lost_names[name]
+        outcome.lost = True
+        outcome.error = "the staging request's answer was lost; looking for it at the server"
+        if waited >= LOST_ANSWER_GRACE:
+            del lost_names[name]
+            outcome.lost = False
+            outcome.error = (
+                f"the staging request's answer was lost and the server showed nothing of it "
+                f"for {waited:.0f} s; not sent again (a later run looks again): "
+                f"{entry_of[name].reason}"
+            )
+            changed(outcome)  # final now (REFUSED); the ledger keeps it UNKNOWN
+
 
 def detail_of(info: StagingStatus) -> str:
     """The ledger reason of a status (the server's message)."""
@@ -597,9 +653,11 @@ def _recover(
     timeout: float | None,
     write: Callable[..., None],
     set_status: Callable[..., None],
-) -> list[str]:
-    """Find at the server what became of requests whose answer was lost; the names to send."""
+) -> tuple[list[str], list[str]]:
+    """Find at the server what became of requests whose answer was lost: the names the server
+    shows no trace of (send again), and those it could not be asked about."""
     resend: list[str] = []
+    unsure: list[str] = []
     batches: dict[str, list[LedgerEntry]] = {}
     for entry in lost:
         if entry.job_id:
@@ -628,17 +686,18 @@ def _recover(
             elif resend_ok:
                 resend.extend(names)
             else:
-                for name in names:
-                    write([name], "UNKNOWN", "the staging service could not be asked")
+                unsure.extend(names)
             continue
         name = names[0]
         info = binding.precheck(name, timeout)
         if info is not None and info.status is not EDownloadStatus.NOT_STARTED:
             write([name], _ledger_state(info.status), info.message)
             set_status(name, info.status, info.message)
+        elif info is None:
+            unsure.append(name)
         else:
             resend.append(name)
-    return resend
+    return resend, unsure
 
 
 def _regroup(

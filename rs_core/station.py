@@ -469,6 +469,9 @@ class StationClient(RsClient):
         with generation_noted(V2):
             protocol = self._v2_protocol()
             protocol.known_jobs = lambda: self.ledger.known_jobs(self.service_base())
+            protocol.lost_sends = lambda: self.ledger.lost_sends(
+                self.service_base(), exclude_names=filenames
+            )
             urls = [n for n in filenames if _is_url(n)]
             if urls:
                 if len(filenames) != 1:
@@ -851,8 +854,11 @@ class _StationBinding(StagingBinding):
         if not sent:
             return None
         protocol = self.client._v2_protocol()
+        since = min(sent)
         known = self.ledger.known_jobs(self.scope.service)
-        job = protocol.find_job_since(min(sent), exclude=known, timeout=timeout)
+        mine = [e.name for e in entries]
+        others = self.ledger.lost_sends(self.scope.service, exclude_names=mine)
+        job = protocol.find_job_since(since, exclude=known, others=others, timeout=timeout)
         return job.job_id if job is not None else None
 
     def file_status(self, name: str, timeout: float | None) -> StagingStatus:

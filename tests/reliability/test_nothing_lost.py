@@ -15,6 +15,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -194,25 +195,28 @@ def _run_until_killed(
     ``kill_after_requests`` more requests. The report when it finished first, else None."""
     env = {**os.environ, "RSPY_APIKEY": API_KEY}
     start = len(sim.requests)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _RUN, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and len(sim.requests) - start < kill_after_requests:
-            assert time.monotonic() < deadline, "the run neither ends nor progresses"
-            time.sleep(0.002)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-    finally:
-        out, err = proc.communicate(timeout=60)
+    # files, not pipes: a 200-file report is larger than a pipe's buffer, and the run
+    # would block writing it while this loop waits for it to end
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _RUN, *args], env=env, stdout=out, stderr=err
+        )
+        try:
+            deadline = time.monotonic() + 100
+            while proc.poll() is None and len(sim.requests) - start < kill_after_requests:
+                assert time.monotonic() < deadline, "the run neither ends nor progresses"
+                time.sleep(0.002)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(timeout=60)
+        out.seek(0)
+        err.seek(0)
+        output, errors = out.read().decode(), err.read().decode()
     if proc.returncode == -signal.SIGKILL:
         return None
-    assert proc.returncode == 0, err.decode()
-    return json.loads(out.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+    assert proc.returncode == 0, errors
+    return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def _final_run(sim: RsServerSimulator, args: list[str]) -> dict[str, Any]:
