@@ -32,11 +32,3 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from rs_core.auth import clear_apikey_cache
 
     clear_apikey_cache()
-
-
-@pytest.fixture(autouse=True)
-def _isolated_ledger(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Each test's staging ledger (and its subprocesses') is its own file, never the user's."""
-    monkeypatch.setenv("RS_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3"))

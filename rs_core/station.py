@@ -664,6 +664,7 @@ class StationClient(RsClient):
     def _v2_status(self, name: str, timeout: float | None) -> StagingStatus:
         with self._v2_state.lock:
             known = name in self._v2_state.job_of
+        entry = None
         if not known and self._job_from_ledger(name) is None:
             entry = self.ledger.latest(self.ledger_scope(timeout), name)
             if entry is not None and entry.state == "REFUSED":
@@ -676,7 +677,19 @@ class StationClient(RsClient):
                     EDownloadStatus.NOT_STARTED,
                     "staging request sent; its job is not known yet",
                 )
-        return self._v2_protocol().status(name, timeout=timeout)
+        try:
+            return self._v2_protocol().status(name, timeout=timeout)
+        except NotFoundError:
+            # the server forgot the job (deleted, or its history purged): the ledger remembers
+            entry = entry or self.ledger.latest(self.ledger_scope(timeout), name)
+            if entry is None or not entry.final or entry.state not in ("DONE", "FAILED"):
+                raise
+            return StagingStatus(
+                name,
+                EDownloadStatus(entry.state),
+                entry.reason
+                or f"per the staging ledger (the server no longer shows job {entry.job_id})",
+            )
 
     # -- what the base class gives ---------------------------------------------------------
 

@@ -360,3 +360,14 @@ def test_the_documented_ledger_example_runs(capsys: pytest.CaptureFixture[str]) 
     exec(compile(block.split("```", 1)[0], "reliability.md", "exec"), {})
     out = capsys.readouterr().out
     assert "DONE job 4c1e" in out and "'IN_PROGRESS', 'DONE'" in out
+
+
+def test_v2_status_of_a_job_the_server_forgot_comes_from_the_ledger(v2: RsServerSimulator) -> None:
+    with AuxipClient(v2.url, KEY, http_settings=FAST) as client:
+        [name] = _aux_names(client, 1)
+        assert client.stage_and_wait([name], poll_interval=0.05, timeout=30).ok
+    with AuxipClient(v2.url, KEY, http_settings=FAST) as fresh:
+        v2.add_fault(Fault(path_regex=r"^/jobs/[^/]+$", kind="status", status=404, times=1))
+        info = fresh.staging_info(name)
+        assert info.status is EDownloadStatus.DONE and info.message == "Finished"
+        assert info.raw == {}, "not the server's answer: the ledger's"
