@@ -716,6 +716,8 @@ def _regroup(
             if fresh is not None:
                 entry_of[name] = entry = fresh
         job_id = entry.job_id if entry is not None else None
+        if not job_id and binding.scope.generation == "v2" and entry is not None:
+            continue  # another run is sending it: nothing to ask until the ledger has its job
         key = f"job:{job_id}" if job_id else f"file:{name}"
         keys.setdefault(key, ([], job_id))[0].append(name)
     for key in list(follows):

@@ -371,3 +371,32 @@ def test_v2_status_of_a_job_the_server_forgot_comes_from_the_ledger(v2: RsServer
         info = fresh.staging_info(name)
         assert info.status is EDownloadStatus.DONE and info.message == "Finished"
         assert info.raw == {}, "not the server's answer: the ledger's"
+
+
+def test_two_processes_staging_the_same_files_at_once_stage_each_once(
+    v2: RsServerSimulator, tmp_path: Path
+) -> None:
+    from test_nothing_lost import _RUN
+
+    with AuxipClient(v2.url, KEY, http_settings=FAST) as client:
+        names = _aux_names(client, 30)
+    env = {**os.environ, "RSPY_APIKEY": KEY}
+    outs = [tmp_path / f"out{i}.json" for i in range(2)]
+    procs = []
+    for out in outs:
+        with out.open("w") as stream:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _RUN, "auxip", "AUXIP", v2.url, *names],
+                    env=env,
+                    stdout=stream,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    for out in outs:
+        report = json.loads(out.read_text().strip().splitlines()[-1])
+        assert report["summary"].startswith("30 files: 30 done"), report["summary"]
+    staged = [item for job in v2.jobs for item in job["items"]]
+    assert len(staged) == len(set(staged)) == 30, "a product was staged by both processes"
