@@ -721,9 +721,7 @@ class StationProtocolV2:
         what = f"{self.label} staging request for {shown} failed"
         sent_at = time.time()
         try:
-            response = self.http.request(
-                "POST", url, json_body={"inputs": inputs}, timeout=timeout, retry=False, what=what
-            )
+            response = self._post_job(url, inputs, timeout=timeout, what=what)
         except (RsConnectionError, RsTimeoutError):
             # The job may exist: look for it rather than send the POST twice.
             try:
@@ -768,6 +766,31 @@ class StationProtocolV2:
                 response=response,
             )
         return job
+
+    def _post_job(
+        self, url: str, inputs: dict[str, Any], *, timeout: float | None, what: str
+    ) -> requests.Response:
+        """The execution ``POST``, retried only on 429 and 503 (the server did not take it:
+        honouring ``Retry-After``); a connection error or timeout is raised for the caller to
+        look for the job rather than send it twice."""
+        retries = self.http.settings.retries
+        for attempt in range(retries + 1):
+            try:
+                return self.http.request(
+                    "POST",
+                    url,
+                    json_body={"inputs": inputs},
+                    timeout=timeout,
+                    retry=False,
+                    what=what,
+                )
+            except HttpError as err:
+                if err.status not in (429, 503) or attempt == retries:
+                    raise
+                delay = retry_delay(self.http, attempt, retry_after_of(err))
+                _LOG.debug("%s -> %s; retry in %.2f s", what, err.status, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def job(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
         """``GET /jobs/{id}``; the stored job is updated."""
