@@ -43,6 +43,7 @@ SESSION_COLUMNS = [
     ("START", "start_datetime"),
     ("STOP", "end_datetime"),
     ("FILES", "assets"),
+    ("READY", "ready"),
 ]
 
 
