@@ -266,6 +266,10 @@ def test_v1_rs_status_in_a_fresh_process(v1: RsServerSimulator) -> None:
     assert json.loads(status.stdout)[0]["status"] == "DONE"
     listed = _rs("staging", "list", "-o", "json", env=env)
     assert [e["name"] for e in json.loads(listed.stdout)] == [name]
+    assert json.loads(_rs("staging", "list", "--open", "-o", "json", env=env).stdout) == []
+    forgot = _rs("staging", "forget", "--state", "DONE", env=env)
+    assert forgot.returncode == 0 and "forgot 1 request(s)" in forgot.stderr
+    assert json.loads(_rs("staging", "list", "-o", "json", env=env).stdout) == []
 
 
 def test_v2_rs_stage_and_status_from_fresh_processes(v2: RsServerSimulator) -> None:
