@@ -440,16 +440,30 @@ def run_stage_and_wait(
 
     try:
         target = binding.target(s3_path, tmp_download_path, options)
-        # 1. what earlier runs left: a v2 file DONE in the ledger is not staged again
+        # 1. what earlier runs left: a file DONE in the ledger is not staged again (v1: if
+        #    the server still says DONE); no new ledger row for it
         todo: list[str] = []
+        confirm: list[str] = []
         for name in names:
             last = None if restage else ledger.latest(binding.scope, name)
-            if last is not None and last.final and last.state == "DONE" and last.job_id:
+            if last is None or not last.final or last.state != "DONE":
+                todo.append(name)
+            elif last.job_id:
+                report.outcomes[name].status = EDownloadStatus.DONE
+                report.outcomes[name].already_done = True
+                changed(report.outcomes[name])
+            else:
+                confirm.append(name)
+        checks = list(pool.map(lambda n: binding.precheck(n, request_timeout), confirm))
+        for name, info in zip(confirm, checks, strict=True):
+            if info is not None and info.status is EDownloadStatus.DONE:
                 report.outcomes[name].status = EDownloadStatus.DONE
                 report.outcomes[name].already_done = True
                 changed(report.outcomes[name])
             else:
                 todo.append(name)
+        order = {name: index for index, name in enumerate(names)}
+        todo.sort(key=order.__getitem__)
         # 2. claim: an open request of a live run is watched, one of an ended run taken over
         claims = ledger.claim(binding.scope, todo, target=target, holder=run)
         fresh: list[str] = []  # never sent: check the server, then send
