@@ -404,3 +404,15 @@ def test_two_processes_staging_the_same_files_at_once_stage_each_once(
         assert report["summary"].startswith("30 files: 30 done"), report["summary"]
     staged = [item for job in v2.jobs for item in job["items"]]
     assert len(staged) == len(set(staged)) == 30, "a product was staged by both processes"
+
+
+def test_the_ledger_file_holds_no_secret(v1: RsServerSimulator, tmp_path: Path) -> None:
+    path = tmp_path / "secret-check.sqlite3"
+    with AuxipClient(v1.url, KEY, http_settings=FAST, ledger=path) as client:
+        names = _aux_names(client, 2)
+        v1.add_fault(Fault(path="/adgs/aux", kind="status", status=500, times=1))
+        report = client.stage_and_wait([*names, "NEVER.EOF"], poll_interval=0.05, timeout=30)
+        assert report.refused, str(report)
+        client.ledger.close()
+    for file in tmp_path.glob("secret-check.sqlite3*"):
+        assert KEY.encode() not in file.read_bytes(), f"the API key is in {file.name}"
