@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "StagingReport": "rs_core.staging",
     "StagingOutcome": "rs_core.staging",
     "StagingInterrupted": "rs_core.staging",
+    "StagingLedger": "rs_core.ledger",
     # discovery
     "list_plugins": "rs_core.plugins",
     "register_plugin": "rs_core.plugins",
@@ -95,6 +96,7 @@ __all__ = [
     "ServerError",
     "StagingError",
     "StagingInterrupted",
+    "StagingLedger",
     "StagingOutcome",
     "StagingReport",
     "StagingStatus",
@@ -224,6 +226,7 @@ if TYPE_CHECKING:
     )
     from rs_core.hookspecs import hookimpl
     from rs_core.http import HttpSettings
+    from rs_core.ledger import StagingLedger
     from rs_core.plugins import list_plugins, register_plugin, reset_registry
     from rs_core.records import Capability, CatalogType, CommandType, PluginInfo, StationType
     from rs_core.staging import (

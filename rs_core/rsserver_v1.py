@@ -39,8 +39,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
+import random
 import re
 import reprlib
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -53,7 +56,7 @@ from attrs import frozen
 from rs_core.dates import WIRE_FORMAT, check_interval, parse_datetime, to_wire
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import BadResponseError, HttpError, InvalidInputError, StagingError
-from rs_core.http import HttpClient, decode_json, require
+from rs_core.http import HttpClient, _retry_after, decode_json, require
 from rs_core.staging import StagingStatus
 
 __all__ = [
@@ -79,7 +82,8 @@ __all__ = [
 FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 
 STAGING_RETRY_ON: tuple[int, ...] = (429, 502, 504)
-"""Statuses retried for a staging request. Never 503: v1 answers 503 for a refused name."""
+"""Statuses the HTTP layer retries for a staging request. A 503 is retried by
+:meth:`StationProtocolV1.stage` itself, unless its body is v1's refusal ``{"started": ...}``."""
 
 DATETIME_PROPERTIES = frozenset(
     {
@@ -99,6 +103,7 @@ DATETIME_PROPERTIES = frozenset(
 Fields ending in ``_datetime`` or ``:planned_data_start``/``_stop`` are rewritten as well.
 """
 
+_LOG = logging.getLogger("rs_core.rsserver_v1")
 _SORTBY = re.compile(r"^[+-]?[A-Za-z_][A-Za-z0-9_:.\-]*$")
 _TIMESTAMP_SUFFIXES = ("_datetime", "planned_data_start", "planned_data_stop")
 
@@ -522,34 +527,31 @@ class StationProtocolV1:
         """
         name = params.get("name", "")
         what = f"{self.label} staging request for {name!r} failed"
-        try:
-            response = self.http.request(
-                "GET",
-                self.endpoints.stage,
-                params=params,
-                timeout=timeout,
-                retry_on=STAGING_RETRY_ON,
-                what=what,
-            )
-        except HttpError as err:
-            refused = isinstance(err.detail, dict) and "started" in err.detail
-            if not refused:
-                raise
-            if err.status == 408:
-                reason = "the server's staging worker did not start in time (HTTP 408)"
-            else:
-                reason = (
-                    "the server refused it: a file must have been returned by a search "
-                    "of this station before it can be staged (or the server's database is down)"
+        attempt = 0
+        while True:
+            try:
+                response = self.http.request(
+                    "GET",
+                    self.endpoints.stage,
+                    params=params,
+                    timeout=timeout,
+                    retry_on=STAGING_RETRY_ON,
+                    what=what,
                 )
-            raise StagingError(
-                f"{self.label} staging of {name!r} not started: {reason}",
-                method=err.method,
-                url=err.url,
-                status=err.status,
-                detail=err.detail,
-                response=err.response,
-            ) from err
+                break
+            except HttpError as err:
+                refused = (isinstance(err.detail, dict) and "started" in err.detail) or (
+                    err.status == 408
+                )
+                if refused:
+                    raise self._refusal(name, err) from err
+                if err.status != 503 or attempt >= self.http.settings.retries:
+                    raise
+                # a 503 that is not v1's refusal: a busy gateway, retried like 502/504
+                delay = retry_delay(self.http, attempt, retry_after_of(err))
+                _LOG.debug("%s -> 503 (not a refusal); retry in %.2f s", what, delay)
+                attempt += 1
+                time.sleep(delay)
         body = decode_json(response, what=what)
         require(body, dict, response, what=what, keys=("started",))
         started = string_bool(body["started"])
@@ -565,6 +567,24 @@ class StationProtocolV1:
                 response=response,
             )
 
+    def _refusal(self, name: str, err: HttpError) -> StagingError:
+        """v1's final refusal of a staging request (503 or 408 ``{"started": "false"}``)."""
+        if err.status == 408:
+            reason = "the server's staging worker did not start in time (HTTP 408)"
+        else:
+            reason = (
+                "the server refused it: a file must have been returned by a search "
+                "of this station before it can be staged (or the server's database is down)"
+            )
+        return StagingError(
+            f"{self.label} staging of {name!r} not started: {reason}",
+            method=err.method,
+            url=err.url,
+            status=err.status,
+            detail=err.detail,
+            response=err.response,
+        )
+
     def status(self, name: str, *, timeout: float | None = None) -> StagingStatus:
         """The status object of ``name``; 404 is a :class:`~rs_core.NotFoundError`."""
         what = f"{self.label} staging status of {name!r} failed"
@@ -575,9 +595,27 @@ class StationProtocolV1:
         return parse_staging_status(body, response, name=name, what=what)
 
 
+def retry_after_of(err: HttpError) -> float | None:
+    """The server's ``Retry-After`` (seconds) of an HTTP error, if it sent one."""
+    hint = getattr(err, "retry_after", None)
+    if hint is None and err.response is not None:
+        hint = _retry_after(err.response)
+    return hint if isinstance(hint, int | float) else None
+
+
+def retry_delay(http: HttpClient, attempt: int, hint: float | None) -> float:
+    """Seconds before retrying a request the caller retries itself (a staging call): the
+    server's ``Retry-After`` (capped), else the client's exponential backoff with jitter."""
+    settings = http.settings
+    if hint is not None:
+        return min(hint, settings.retry_after_max)
+    base = min(settings.backoff_max, settings.backoff_factor * 2.0**attempt)
+    return base * (0.5 + random.random() / 2)
+
+
 def wire_datetime(value: datetime | date | str, *, name: str) -> str:
     """One datetime in the wire format (``%Y-%m-%dT%H:%M:%SZ``, UTC)."""
     return to_wire(value, name=name)
 
 
-__all__ += ["wire_datetime"]
+__all__ += ["retry_after_of", "retry_delay", "wire_datetime"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -49,14 +50,21 @@ from rs_core.errors import (
     HttpError,
     InvalidInputError,
     NotFoundError,
+    RsConnectionError,
     RsError,
+    RsTimeoutError,
     StagingError,
     UnknownCollectionError,
     UnsortableFieldError,
     UnsupportedOperationError,
 )
-from rs_core.http import HttpClient, decode_json, require
-from rs_core.rsserver_v1 import StationItemCollection, normalise_feature
+from rs_core.http import RETRY_STATUSES, HttpClient, decode_json, require
+from rs_core.rsserver_v1 import (
+    StationItemCollection,
+    normalise_feature,
+    retry_after_of,
+    retry_delay,
+)
 from rs_core.staging import StagingStatus
 
 __all__ = [
@@ -253,6 +261,17 @@ class StagingJob:
         """``successful``, ``failed`` or ``dismissed``."""
         return self.status in ("successful", "failed", "dismissed")
 
+    def as_status(self, name: str) -> StagingStatus:
+        """The staging status of file ``name`` that this job holds."""
+        return StagingStatus(
+            name=name,
+            status=self.download_status,
+            message=self.message,
+            download_start=self.started,
+            download_stop=self.updated if self.final else None,
+            raw=self.raw,
+        )
+
     def evolve(self, **changes: Any) -> StagingJob:
         """A copy with ``changes``."""
         values = {
@@ -402,6 +421,10 @@ class StationProtocolV2:
         self.label = label
         self._owner = owner
         self.local_mode = local_mode
+        self.known_jobs: Callable[[], set[str]] = set
+        """Job ids known elsewhere (the staging ledger): never taken for a lost job."""
+        self.lost_sends: Callable[[], list[float]] = list
+        """When the other requests whose answer was lost were sent (the staging ledger)."""
 
     def owner(self) -> str | None:
         """The owner of the target collections (``None`` when unknown)."""
@@ -773,6 +796,7 @@ class StationProtocolV2:
         collection: str,
         *,
         timeout: float | None = None,
+        asset_names: Sequence[str] | None = None,
     ) -> StagingJob:
         """Stage the items holding ``names`` (files returned by this client's searches) into
         ``collection``, in one job; raise :class:`~rs_core.StagingError` if it failed at once."""
@@ -797,6 +821,7 @@ class StationProtocolV2:
             files=tuple(names),
             items=tuple(features),
             timeout=timeout,
+            asset_names=asset_names,
         )
 
     def execute(
@@ -807,11 +832,16 @@ class StationProtocolV2:
         files: tuple[str, ...] = (),
         items: tuple[str, ...] = (),
         timeout: float | None = None,
+        asset_names: Sequence[str] | None = None,
     ) -> StagingJob:
         """``POST /processes/staging/execution`` with ``items_input`` (``{"href": ...}`` or
-        ``{"value": ...}``) and target ``collection``; the job, read from the 201 body."""
+        ``{"value": ...}``) and target ``collection`` (and ``asset_names``, which RS-Server
+        1.0a14 and later take: only these assets are staged); the job, read from the 201
+        body."""
         self.ensure_collection(collection, timeout=timeout)
         inputs: dict[str, Any] = {"collection": collection, "items": dict(items_input)}
+        if asset_names:
+            inputs["asset_names"] = list(asset_names)
         if self.local_mode:
             owner = self.owner()
             if owner:
@@ -819,9 +849,31 @@ class StationProtocolV2:
         url = f"{self.endpoints.staging.rstrip('/')}{STAGING_EXECUTION_PATH}"
         shown = ", ".join(files or items) or str(items_input.get("href", "items"))
         what = f"{self.label} staging request for {shown} failed"
-        response = self.http.request(
-            "POST", url, json_body={"inputs": inputs}, timeout=timeout, retry=False, what=what
-        )
+        sent_at = time.time()
+        try:
+            response = self._post_job(url, inputs, timeout=timeout, what=what)
+        except (RsConnectionError, RsTimeoutError):
+            # The job may exist: look for it rather than send the POST twice.
+            try:
+                found = self.find_job_since(
+                    sent_at,
+                    exclude=self.known_jobs(),
+                    others=self.lost_sends(),
+                    timeout=timeout,
+                )
+            except RsError as lookup:
+                _LOG.debug("cannot look for the job of a lost staging answer: %s", lookup)
+                found = None
+            if found is None:
+                raise
+            _LOG.info(
+                "%s: the staging request's answer was lost; found its job %s",
+                self.label,
+                found.job_id,
+            )
+            job = found.evolve(collection=collection, items=items, files=files)
+            self.state.remember_job(job)
+            return job
         body = decode_json(response, what=what)
         job = parse_job(body, response, href_of=self.job_href, what=what).evolve(
             collection=collection, items=items, files=files
@@ -845,6 +897,31 @@ class StationProtocolV2:
             )
         return job
 
+    def _post_job(
+        self, url: str, inputs: dict[str, Any], *, timeout: float | None, what: str
+    ) -> requests.Response:
+        """The execution ``POST``, retried only on 429 and 503 (the server did not take it:
+        honouring ``Retry-After``); a connection error or timeout is raised for the caller to
+        look for the job rather than send it twice."""
+        retries = self.http.settings.retries
+        for attempt in range(retries + 1):
+            try:
+                return self.http.request(
+                    "POST",
+                    url,
+                    json_body={"inputs": inputs},
+                    timeout=timeout,
+                    retry=False,
+                    what=what,
+                )
+            except HttpError as err:
+                if err.status not in (429, 503) or attempt == retries:
+                    raise
+                delay = retry_delay(self.http, attempt, retry_after_of(err))
+                _LOG.debug("%s -> %s; retry in %.2f s", what, err.status, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def job(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
         """``GET /jobs/{id}``; the stored job is updated."""
         return self._job_request(
@@ -855,6 +932,9 @@ class StationProtocolV2:
         self, method: str, job_id: str, what: str, timeout: float | None
     ) -> StagingJob:
         response = self.http.request(method, self.job_href(job_id), timeout=timeout, what=what)
+        return self._store_job(response, job_id, what)
+
+    def _store_job(self, response: requests.Response, job_id: str, what: str) -> StagingJob:
         fresh = parse_job(
             decode_json(response, what=what), response, href_of=self.job_href, what=what
         )
@@ -881,15 +961,27 @@ class StationProtocolV2:
                 f"{self.label} staging status of {name!r}: no staging job of this client holds "
                 "it (RS-Server v2 keeps jobs, not per-file statuses)"
             )
-        job = self.job(job_id, timeout=timeout)
-        return StagingStatus(
-            name=name,
-            status=job.download_status,
-            message=job.message,
-            download_start=job.started,
-            download_stop=job.updated if job.final else None,
-            raw=job.raw,
-        )
+        return self.job(job_id, timeout=timeout).as_status(name)
+
+    def processes(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes``: the processes the staging service offers (its JSON)."""
+        return self._staging_json("/processes", f"{self.label} process list failed", timeout)
+
+    def process(self, process_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes/{id}``: one process's description (its JSON)."""
+        what = f"{self.label} process {process_id!r} description failed"
+        return self._staging_json(f"/processes/{process_id}", what, timeout)
+
+    def job_results(self, job_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /jobs/{id}/results``: what a job produced (its JSON)."""
+        what = f"{self.label} results of staging job {job_id!r} failed"
+        return self._staging_json(f"{JOBS_PATH}/{job_id}/results", what, timeout)
+
+    def _staging_json(self, path: str, what: str, timeout: float | None) -> dict[str, Any]:
+        url = f"{self.endpoints.staging.rstrip('/')}{path}"
+        response = self.http.request("GET", url, timeout=timeout, what=what)
+        body: dict[str, Any] = require(decode_json(response, what=what), dict, response, what=what)
+        return body
 
     def list_jobs(self, *, timeout: float | None = None) -> list[StagingJob]:
         """``GET /jobs``: every job the staging service shows."""
@@ -910,7 +1002,83 @@ class StationProtocolV2:
     def dismiss(self, job_id: str, *, timeout: float | None = None) -> StagingJob:
         """``DELETE /jobs/{id}``: dismiss a job; the job as the server then shows it."""
         what = f"{self.label} dismissing staging job {job_id!r} failed"
-        return self._job_request("DELETE", job_id, what, timeout)
+        url = self.job_href(job_id)
+        retries = self.http.settings.retries
+        lost: RsError | None = None
+        for attempt in range(retries + 1):
+            hint: float | None = None
+            try:
+                response = self.http.request("DELETE", url, timeout=timeout, retry=False, what=what)
+            except NotFoundError:
+                if lost is None:
+                    raise
+                # the DELETE whose answer was lost worked: the job is gone, as asked
+                _LOG.info(
+                    "%s: staging job %s is gone after a DELETE whose answer was lost (%s): "
+                    "taken as dismissed",
+                    self.label,
+                    job_id,
+                    lost,
+                )
+                with self.state.lock:
+                    known = self.state.jobs.get(job_id) or StagingJob(job_id, url, "dismissed")
+                    gone = known.evolve(status="dismissed", message="Job dismissed (gone)")
+                    self.state.jobs[job_id] = gone
+                return gone
+            except RsConnectionError as err:
+                lost = err
+                if attempt == retries:
+                    raise
+            except HttpError as err:
+                if err.status not in RETRY_STATUSES or attempt == retries:
+                    raise
+                hint = retry_after_of(err)
+            else:
+                return self._store_job(response, job_id, what)
+            time.sleep(retry_delay(self.http, attempt, hint))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def find_job_since(
+        self,
+        since: float,
+        *,
+        exclude: Iterable[str] = (),
+        others: Iterable[float] = (),
+        timeout: float | None = None,
+    ) -> StagingJob | None:
+        """The staging job a ``POST`` sent at ``since`` (epoch seconds, this machine's clock)
+        made, when its answer was lost; ``None`` when the server shows none.
+
+        Candidates are the jobs neither this client nor ``exclude`` knows, created at
+        ``since`` or later (in its second, for a server that stamps whole seconds) and before
+        the next of ``others`` (the send times of other requests whose answer was lost). The
+        earliest wins; when several qualify the choice is logged.
+        """
+        known = set(exclude)
+        with self.state.lock:
+            known.update(self.state.jobs)
+        later = [t for t in others if t > since]
+        until = min(later) if later else None
+        candidates = []
+        for job in self.list_jobs(timeout=timeout):
+            if job.job_id in known or job.created is None:
+                continue
+            created = job.created.timestamp()
+            floor = float(int(since)) if job.created.microsecond == 0 else since
+            if created >= floor and (until is None or created < until):
+                candidates.append((created, job))
+        if not candidates:
+            return None
+        candidates.sort(key=lambda pair: pair[0])
+        if len(candidates) > 1:
+            _LOG.warning(
+                "%s: %d staging jobs could be the one whose answer was lost (%s); taking %s",
+                self.label,
+                len(candidates),
+                ", ".join(j.job_id for _, j in candidates),
+                candidates[0][1].job_id,
+            )
+        return candidates[0][1]
 
 
 def _next_link(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:

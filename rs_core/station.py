@@ -24,7 +24,9 @@ parent's session) and :meth:`StationClient.stage_and_wait` for free::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,14 +35,23 @@ from rs_core.enums import EDownloadStatus
 from rs_core.errors import (
     ConfigurationError,
     InvalidInputError,
+    NotFoundError,
     RsError,
     UnknownStationError,
     UnsupportedOperationError,
 )
 from rs_core.generations import AUTO, V1, V2, generation_noted
-from rs_core.staging import ProgressCallback, StagingReport, StagingStatus, run_stage_and_wait
+from rs_core.ledger import LedgerEntry, LedgerScope, StagingLedger, default_ledger_path
+from rs_core.staging import (
+    ProgressCallback,
+    StagingBinding,
+    StagingReport,
+    StagingStatus,
+    run_stage_and_wait,
+)
 
 if TYPE_CHECKING:
+    import os
     from datetime import date, datetime
 
     import pystac
@@ -79,13 +90,18 @@ class StationClient(RsClient):
         owner_id: str | None = None,
         station: str | None = None,
         logger: logging.Logger | None = None,
+        *,
+        ledger: StagingLedger | str | os.PathLike[str] | None = None,
         **settings: Any,
     ) -> None:
         self._init_station = station
+        self._init_ledger = ledger
         super().__init__(rs_server_href, rs_server_api_key, owner_id, logger, **settings)
 
     def _setup(self, **options: Any) -> None:
         station = options.pop("station", getattr(self, "_init_station", None))
+        self._ledger_setting = options.pop("ledger", getattr(self, "_init_ledger", None))
+        self._ledger: StagingLedger | None = None
         if options:
             raise TypeError(f"{type(self).__name__} got unexpected options: {sorted(options)}")
         self._station = self.validate_station(station)
@@ -284,20 +300,170 @@ class StationClient(RsClient):
         with generation_noted(V2):
             return self._v2_protocol().list_jobs(timeout=timeout)
 
+    def list_processes(self, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes`` of the staging service (v2 only): its JSON answer.
+
+        >>> [p["id"] for p in cadip.list_processes()["processes"]]   # doctest: +SKIP
+        ['Staging']
+        """
+        timeout = _check_timeout(timeout)
+        self._require_v2("list_processes()", timeout)
+        with generation_noted(V2):
+            return self._v2_protocol().processes(timeout=timeout)
+
+    def staging_process(self, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /processes/staging`` (v2 only): the staging process's description."""
+        timeout = _check_timeout(timeout)
+        self._require_v2("staging_process()", timeout)
+        with generation_noted(V2):
+            return self._v2_protocol().process("staging", timeout=timeout)
+
+    def job_results(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """``GET /jobs/{id}/results`` (v2 only): what staging job ``job_id`` produced."""
+        job_id = _check_job_id(job_id)
+        timeout = _check_timeout(timeout)
+        self._require_v2("job_results()", timeout)
+        with generation_noted(V2):
+            return self._v2_protocol().job_results(job_id, timeout=timeout)
+
+    def stage_items(
+        self,
+        items: Any,
+        *,
+        collection: str | None = None,
+        asset_names: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> StagingJob:
+        """Stage anything a user holds in one v2 job: file names, :class:`pystac.Item` objects, an
+        :class:`pystac.ItemCollection`, a FeatureCollection (or its saved file), or a search
+        URL ``{"href": ...}`` (see :func:`~rs_core.staging.staging_inputs`). ``asset_names``
+        (RS-Server 1.0a14 and later) stages only these assets. Written to the :attr:`ledger`
+        first; returns the job (follow it with :meth:`staging_info` or
+        :meth:`stage_and_wait`, which takes the same inputs).
+
+        >>> job = cadip.stage_items({"href": search_url}, collection="mine")  # doctest: +SKIP
+        """
+        from rs_core.staging import staging_inputs
+
+        names = staging_inputs(items)
+        if not names:
+            raise InvalidInputError("stage_items needs at least one item")
+        if asset_names is not None:
+            asset_names = [self.check_filename(a) for a in asset_names]
+        target = self._check_collection(collection)
+        timeout = _check_timeout(timeout)
+        self._require_v2("stage_items()", timeout)
+        entries = self._ledger_begin(V2, names, target, self._staging_call(V2))
+        try:
+            job = self._stage_v2(names, "", "", target, timeout, asset_names=asset_names)
+        except RsError as err:
+            self._ledger_after(entries, err)
+            raise
+        self._ledger_after(entries, job)
+        return job
+
     def dismiss_job(self, job_id: str, timeout: float | None = None) -> StagingJob:
         """Dismiss staging job ``job_id`` (v2 only); the job as the server then shows it."""
-        if not isinstance(job_id, str) or not job_id.strip() or "/" in job_id:
-            raise InvalidInputError(f"job_id must be a non-empty string, got {job_id!r}")
+        job_id = _check_job_id(job_id)
         timeout = _check_timeout(timeout)
         self._require_v2("dismiss_job()", timeout)
         with generation_noted(V2):
-            return self._v2_protocol().dismiss(job_id.strip(), timeout=timeout)
+            return self._v2_protocol().dismiss(job_id, timeout=timeout)
 
     def staging_job(self, filename: str) -> StagingJob | None:
-        """The last known v2 staging job holding ``filename`` (no request), else ``None``."""
+        """The last known v2 staging job holding ``filename`` (no request), else ``None``:
+        this client's, else the ledger's (without its status)."""
         with self._v2_state.lock:
             job_id = self._v2_state.job_of.get(filename)
-            return self._v2_state.jobs.get(job_id) if job_id else None
+            if job_id:
+                return self._v2_state.jobs.get(job_id)
+        return self._job_from_ledger(filename)
+
+    # -- the staging ledger ----------------------------------------------------------------
+
+    @property
+    def ledger(self) -> StagingLedger:
+        """The staging ledger this client writes (see :mod:`rs_core.ledger`): the ``ledger=``
+        argument (a :class:`~rs_core.ledger.StagingLedger` or a path), else env ``RS_LEDGER``,
+        else ``~/.local/state/rs-client/ledger.sqlite3``. Opened on first use, shared by the
+        clients of this process that use the same file."""
+        if self._ledger is None:
+            setting = self._ledger_setting
+            if isinstance(setting, StagingLedger):
+                self._ledger = setting
+            else:
+                path = str(setting) if setting is not None else default_ledger_path()
+                self._ledger = _open_ledger(path)
+        return self._ledger
+
+    def ledger_scope(self, timeout: float | None = None) -> LedgerScope:
+        """This station in the ledger: kind, station id, service URL and generation."""
+        version = self.server_generation(timeout=timeout)
+        return LedgerScope(self.station_kind, self.station_name, self.service_base(), version)
+
+    def ledger_entry(self, filename: str, timeout: float | None = None) -> LedgerEntry | None:
+        """The ledger's open (else latest) entry of ``filename`` at this station."""
+        return self.ledger.latest(self.ledger_scope(timeout), self.check_filename(filename))
+
+    def staging_binding(self, timeout: float | None = None) -> StagingBinding:
+        """How :func:`~rs_core.staging.run_stage_and_wait` stages at this station."""
+        return _StationBinding(self, self.ledger, self.ledger_scope(timeout))
+
+    def _job_from_ledger(self, filename: str) -> StagingJob | None:
+        try:
+            entry = self.ledger.latest(self.ledger_scope(), filename)
+        except RsError:
+            return None
+        if entry is None or not entry.job_id or entry.generation != V2:
+            return None
+        from rs_core.rsserver_v2 import StagingJob
+
+        files = tuple(e.name for e in self.ledger.job_entries(entry.scope, entry.job_id))
+        job = StagingJob(
+            entry.job_id,
+            self._v2_protocol().job_href(entry.job_id),
+            _JOB_WORDS.get(entry.state, "accepted"),
+            message=entry.reason,
+            collection=entry.target,
+            files=files or (filename,),
+        )
+        self._v2_state.remember_job(job)
+        return job
+
+    def _ledger_begin(
+        self, version: str, names: Sequence[str], target: str, call: str
+    ) -> list[LedgerEntry]:
+        scope = LedgerScope(self.station_kind, self.station_name, self.service_base(), version)
+        return self.ledger.begin(scope, names, target=target, call=call)
+
+    def _ledger_after(
+        self, entries: Sequence[LedgerEntry], outcome: StagingJob | RsError | None
+    ) -> None:
+        from rs_core.staging import _is_lost_answer
+
+        ids = [e.entry_id for e in entries if e.holder is None and not e.final]
+        if not ids:
+            return
+        if isinstance(outcome, RsError):
+            state = "UNKNOWN" if _is_lost_answer(outcome) else "REFUSED"
+            self.ledger.record_many(ids, state, str(outcome))
+        else:
+            job_id = outcome.job_id if outcome is not None else None
+            self.ledger.record_many(ids, "NOT_STARTED", job_id=job_id)
+
+    def _ledger_note(self, version: str, name: str, info: StagingStatus) -> None:
+        """Record a status the server gave for ``name`` (v2: every file of its job)."""
+        scope = LedgerScope(self.station_kind, self.station_name, self.service_base(), version)
+        entry = self.ledger.latest(scope, name)
+        if entry is None or entry.final:
+            return
+        entries = [entry]
+        if entry.job_id:
+            entries = [e for e in self.ledger.job_entries(scope, entry.job_id) if not e.final]
+        reason = info.message if info.status.is_final else ""
+        todo = [e.entry_id for e in entries if e.state != info.status.value or e.reason != reason]
+        if todo:
+            self.ledger.record_many(todo, info.status.value, reason)
 
     # -- shared staging plumbing for plugins -------------------------------------------
 
@@ -308,6 +474,14 @@ class StationClient(RsClient):
             raise InvalidInputError(f"collection must be a non-empty string, got {collection!r}")
         return collection.strip()
 
+    def _v2_locate(self, filenames: Sequence[str], timeout: float | None) -> None:
+        """Find the v2 items that hold ``filenames`` (files this client has not seen in a
+        search, e.g. in a new process), so that :meth:`_stage_v2` can stage them.
+
+        A plugin overrides it with a search by id (the item id follows from the file name);
+        the base class knows no naming and finds nothing.
+        """
+
     def _stage_v2(
         self,
         filenames: Sequence[str],
@@ -315,6 +489,8 @@ class StationClient(RsClient):
         tmp_download_path: str,
         collection: str,
         timeout: float | None,
+        *,
+        asset_names: Sequence[str] | None = None,
     ) -> StagingJob:
         if s3_path or tmp_download_path:
             self.logger.warning(
@@ -323,7 +499,34 @@ class StationClient(RsClient):
                 collection,
             )
         with generation_noted(V2):
-            return self._v2_protocol().stage(list(filenames), collection, timeout=timeout)
+            protocol = self._v2_protocol()
+            protocol.known_jobs = lambda: self.ledger.known_jobs(self.service_base())
+            protocol.lost_sends = lambda: self.ledger.lost_sends(
+                self.service_base(), exclude_names=filenames
+            )
+            urls = [n for n in filenames if _is_url(n)]
+            if urls:
+                if len(filenames) != 1:
+                    raise InvalidInputError(
+                        "a search href is staged in a job of its own: give it alone"
+                    )
+                return protocol.execute(
+                    {"href": urls[0]},
+                    collection,
+                    files=(urls[0],),
+                    timeout=timeout,
+                    asset_names=asset_names,
+                )
+            with self._v2_state.lock:
+                unseen = [n for n in filenames if n not in self._v2_state.files]
+            if unseen:
+                try:
+                    self._v2_locate(unseen, timeout)
+                except RsError as err:
+                    self.logger.debug("could not find the items of %s: %s", unseen, err)
+            return protocol.stage(
+                list(filenames), collection, timeout=timeout, asset_names=asset_names
+            )
 
     def staging_batch(
         self,
@@ -348,11 +551,45 @@ class StationClient(RsClient):
             return {n: str(err) for n in names}
         if version != V2:
             return None
+        entries = self._ledger_begin(V2, names, target, self._staging_call(V2))
         try:
-            self._stage_v2(names, s3_path, tmp_download_path, target, timeout)
+            job = self._stage_v2(names, s3_path, tmp_download_path, target, timeout)
         except RsError as err:
+            self._ledger_after(entries, err)
             return {n: str(err) for n in names}
+        self._ledger_after(entries, job)
         return {}
+
+    def _staging_call(self, version: str, params: dict[str, str] | None = None) -> str:
+        """What the ledger records as the staging call (never a secret)."""
+        from urllib.parse import urlencode
+
+        if version == V2:
+            from rs_core.rsserver_v2 import STAGING_EXECUTION_PATH
+
+            return f"POST {self.v2_endpoints().staging.rstrip('/')}{STAGING_EXECUTION_PATH}"
+        stage = self._protocol().endpoints.stage
+        return f"GET {stage}?{urlencode(params or {})}"
+
+    def _send_staging(
+        self,
+        version: str,
+        names: Sequence[str],
+        *,
+        s3_path: str,
+        tmp_download_path: str,
+        collection: str,
+        timeout: float | None,
+    ) -> StagingJob | None:
+        """Send one staging request (no ledger write: the caller does it)."""
+        if version == V2:
+            return self._stage_v2(names, s3_path, tmp_download_path, collection, timeout)
+        from rs_core.rsserver_v1 import staging_params
+
+        self._protocol().stage(
+            staging_params(names[0], s3_path, tmp_download_path), timeout=timeout
+        )
+        return None
 
     # -- what a plugin implements ----------------------------------------------------------
 
@@ -406,31 +643,85 @@ class StationClient(RsClient):
         timeout: float | None = None,
         collection: str | None = None,
     ) -> StagingJob | None:
-        """:meth:`staging` with the v2 target ``collection`` (plugins expose it as a keyword)."""
+        """:meth:`staging` with the v2 target ``collection`` (plugins expose it as a keyword).
+
+        The request goes into the ledger before it is sent, its answer after.
+        """
         from rs_core.rsserver_v1 import staging_params
 
         params = staging_params(filename, s3_path, tmp_download_path)
         target = self._check_collection(collection)
         timeout = _check_timeout(timeout)
         with self._generation(timeout) as version:
-            if version == V2:
-                return self._stage_v2([filename], s3_path, tmp_download_path, target, timeout)
-            self._protocol().stage(params, timeout=timeout)
-            return None
+            shown = target if version == V2 else (s3_path or tmp_download_path)
+            entries = self._ledger_begin(
+                version, [filename], shown, self._staging_call(version, params)
+            )
+            try:
+                job = self._send_staging(
+                    version,
+                    [filename],
+                    s3_path=s3_path,
+                    tmp_download_path=tmp_download_path,
+                    collection=target,
+                    timeout=timeout,
+                )
+            except RsError as err:
+                self._ledger_after(entries, err)
+                raise
+            self._ledger_after(entries, job)
+            return job
 
     def staging_info(self, filename: str, timeout: float | None = None) -> StagingStatus:
         """The staging status of ``filename`` with the server's message and times.
 
-        v2: the status of this client's job holding the file. Unknown name (v2: no job of
-        this client holds it): :class:`~rs_core.NotFoundError`. A network failure raises
-        (after the client's retries); it never reads as ``FAILED``.
+        v2: the status of the job holding the file, found in this client or in the staging
+        ledger (so any process can ask). Unknown name (v2: no job holds it):
+        :class:`~rs_core.NotFoundError`. A network failure raises (after the client's
+        retries); it never reads as ``FAILED``. The answer is recorded in the ledger.
         """
         name = self.check_filename(filename)
         timeout = _check_timeout(timeout)
         with self._generation(timeout) as version:
             if version == V2:
-                return self._v2_protocol().status(name, timeout=timeout)
-            return self._protocol().status(name, timeout=timeout)
+                info = self._v2_status(name, timeout)
+            else:
+                info = self._protocol().status(name, timeout=timeout)
+        try:
+            self._ledger_note(version, name, info)
+        except RsError as err:
+            self.logger.debug("could not record the status of %s in the ledger: %s", name, err)
+        return info
+
+    def _v2_status(self, name: str, timeout: float | None) -> StagingStatus:
+        with self._v2_state.lock:
+            known = name in self._v2_state.job_of
+        entry = None
+        if not known and self._job_from_ledger(name) is None:
+            entry = self.ledger.latest(self.ledger_scope(timeout), name)
+            if entry is not None and entry.state == "REFUSED":
+                raise NotFoundError(
+                    f"{self._label()} staging of {name!r} was refused: {entry.reason}"
+                )
+            if entry is not None and not entry.final:
+                return StagingStatus(
+                    name,
+                    EDownloadStatus.NOT_STARTED,
+                    "staging request sent; its job is not known yet",
+                )
+        try:
+            return self._v2_protocol().status(name, timeout=timeout)
+        except NotFoundError:
+            # the server forgot the job (deleted, or its history purged): the ledger remembers
+            entry = entry or self.ledger.latest(self.ledger_scope(timeout), name)
+            if entry is None or not entry.final or entry.state not in ("DONE", "FAILED"):
+                raise
+            return StagingStatus(
+                name,
+                EDownloadStatus(entry.state),
+                entry.reason
+                or f"per the staging ledger (the server no longer shows job {entry.job_id})",
+            )
 
     # -- what the base class gives ---------------------------------------------------------
 
@@ -449,17 +740,21 @@ class StationClient(RsClient):
         s3_path: str = "",
         tmp_download_path: str = "",
         concurrency: int = 4,
-        poll_interval: float = 0.5,
-        poll_max_interval: float = 5.0,
+        poll_interval: float = 0.1,
+        poll_max_interval: float = 2.0,
         timeout: float | None = None,
         request_timeout: float | None = None,
         restage: bool = False,
         progress: bool | ProgressCallback | None = None,
         collection: str | None = None,
+        resume: bool = True,
     ) -> StagingReport:
         """Stage ``files`` and wait until each is DONE or FAILED (or ``timeout`` passes).
 
-        See :func:`rs_core.staging.run_stage_and_wait`. Files already DONE are not staged
+        See :func:`rs_core.staging.run_stage_and_wait`. Every request goes through the staging
+        :attr:`ledger` first: with ``resume`` (default) a request an earlier run left open
+        (killed, interrupted) is re-attached to, never sent twice, and the report says which
+        (:attr:`~rs_core.staging.StagingReport.resumed`). Files already DONE are not staged
         again (unless ``restage``); Ctrl-C raises :class:`~rs_core.staging.StagingInterrupted`
         carrying the report. On RS-Server v2 the files to stage go in one staging job, whose
         items land in the catalog ``collection`` (default :attr:`default_collection`).
@@ -468,6 +763,13 @@ class StationClient(RsClient):
         >>> [o.name for o in report.failed]                                   # doctest: +SKIP
         []
         """
+        request_timeout = _check_timeout(request_timeout)
+        if collection is not None:
+            self._check_collection(collection)
+        try:
+            binding = self.staging_binding(request_timeout)
+        except RsError as err:
+            binding = _unreachable_binding(self, err)
         return run_stage_and_wait(
             self,
             files,
@@ -481,6 +783,8 @@ class StationClient(RsClient):
             restage=restage,
             progress=progress,
             stage_options={"collection": collection} if collection is not None else None,
+            resume=resume,
+            binding=binding,
         )
 
     @staticmethod
@@ -495,3 +799,142 @@ def _check_timeout(timeout: Any) -> float | None:
     from rs_core.rsserver_v1 import check_timeout
 
     return check_timeout(timeout)
+
+
+_JOB_WORDS = {
+    "PENDING": "accepted",
+    "UNKNOWN": "accepted",
+    "NOT_STARTED": "accepted",
+    "IN_PROGRESS": "running",
+    "DONE": "successful",
+    "FAILED": "failed",
+    "REFUSED": "failed",
+}
+
+_LEDGERS: dict[str, StagingLedger] = {}
+_LEDGERS_LOCK = threading.Lock()
+
+
+def _open_ledger(path: str) -> StagingLedger:
+    """One open ledger per file in this process (``:memory:``: a new one each time)."""
+    if path == ":memory:":
+        return StagingLedger(path)
+    with _LEDGERS_LOCK:
+        found = _LEDGERS.get(path)
+        if found is None:
+            found = _LEDGERS[path] = StagingLedger(path)
+        return found
+
+
+class _StationBinding(StagingBinding):
+    """:class:`~rs_core.staging.StagingBinding` over a :class:`StationClient` and its ledger."""
+
+    client: StationClient
+
+    def target(self, s3_path: str, tmp_download_path: str, options: Mapping[str, Any]) -> str:
+        if self.scope.generation == V2:
+            return self.client._check_collection(options.get("collection"))
+        return s3_path or tmp_download_path
+
+    def precheck(self, name: str, timeout: float | None) -> StagingStatus | None:
+        if self.scope.generation == V2:
+            return None  # v2 keeps jobs, not files: the ledger already said what it knows
+        try:
+            return self.client._protocol().status(name, timeout=timeout)
+        except RsError:
+            return None
+
+    def send(
+        self,
+        names: list[str],
+        *,
+        s3_path: str,
+        tmp_download_path: str,
+        timeout: float | None,
+        options: Mapping[str, Any],
+        pool: ThreadPoolExecutor,
+    ) -> dict[str, Any]:
+        client = self.client
+        collection = client._check_collection(options.get("collection"))
+        version = self.scope.generation
+        if version == V2:
+            # one job for the files, one per search URL (a job takes one href)
+            groups = [[n] for n in names if _is_url(n)]
+            files = [n for n in names if not _is_url(n)]
+            out: dict[str, Any] = {}
+            for group in [files, *groups] if files else groups:
+                try:
+                    job = client._send_staging(
+                        version,
+                        group,
+                        s3_path=s3_path,
+                        tmp_download_path=tmp_download_path,
+                        collection=collection,
+                        timeout=timeout,
+                    )
+                except RsError as err:
+                    out.update(dict.fromkeys(group, err))
+                else:
+                    out.update(dict.fromkeys(group, job.job_id if job is not None else None))
+            return out
+
+        def one(name: str) -> Any:
+            try:
+                client._send_staging(
+                    version,
+                    [name],
+                    s3_path=s3_path,
+                    tmp_download_path=tmp_download_path,
+                    collection="",
+                    timeout=timeout,
+                )
+            except RsError as err:
+                return err
+            return None
+
+        return dict(zip(names, pool.map(one, names), strict=True))
+
+    def find_job(self, entries: list[LedgerEntry], timeout: float | None) -> str | None:
+        sent = [e.sent_at for e in entries if e.sent_at is not None]
+        if not sent:
+            return None
+        protocol = self.client._v2_protocol()
+        since = min(sent)
+        known = self.ledger.known_jobs(self.scope.service)
+        mine = [e.name for e in entries]
+        others = self.ledger.lost_sends(self.scope.service, exclude_names=mine)
+        job = protocol.find_job_since(since, exclude=known, others=others, timeout=timeout)
+        return job.job_id if job is not None else None
+
+    def file_status(self, name: str, timeout: float | None) -> StagingStatus:
+        if self.scope.generation == V2:
+            return self.client._v2_status(name, timeout)
+        return self.client._protocol().status(name, timeout=timeout)
+
+    def job_status(self, job_id: str, name: str, timeout: float | None) -> StagingStatus:
+        return self.client._v2_protocol().job(job_id, timeout=timeout).as_status(name)
+
+
+def _is_url(name: str) -> bool:
+    return name.lower().startswith(("http://", "https://"))
+
+
+def _check_job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not job_id.strip() or "/" in job_id:
+        raise InvalidInputError(f"job_id must be a non-empty string, got {job_id!r}")
+    return job_id.strip()
+
+
+def _unreachable_binding(client: StationClient, err: RsError) -> StagingBinding:
+    """A binding for a station whose generation cannot be told (the server cannot be
+    reached): every file is refused with ``err``, nothing is written to disk."""
+
+    class _Refusing(StagingBinding):
+        def precheck(self, name: str, timeout: float | None) -> StagingStatus | None:
+            return None
+
+        def send(self, names: list[str], **_kwargs: Any) -> dict[str, Any]:
+            return dict.fromkeys(names, err)
+
+    scope = LedgerScope(client.station_kind, client.station_name, "unreachable", "v1")
+    return _Refusing(client, StagingLedger(":memory:"), scope)

@@ -25,6 +25,7 @@ BUILTIN = frozenset(
         "sessions",
         "stage",
         "status",
+        "staging",
         "whoami",
         "catalog",
         "simulate",
@@ -42,6 +43,7 @@ SESSION_COLUMNS = [
     ("START", "start_datetime"),
     ("STOP", "end_datetime"),
     ("FILES", "assets"),
+    ("READY", "ready"),
 ]
 
 
@@ -99,6 +101,10 @@ def configure(add: Add) -> None:
     from rs_core.cli import catalog_cmd
 
     catalog_cmd.configure(add)
+
+    from rs_core.cli import staging_cmd
+
+    staging_cmd.configure(add)
 
     p = add("simulate", "run the RS-Server simulator until Ctrl-C", cmd_simulate)
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")

@@ -17,6 +17,8 @@ Then subclass the contract classes of :mod:`rs_core.testing.kit` and use the fix
     The same two, speaking RS-Server v2 (0.2: STAC stations, OGC staging).
 ``rs_api_key``
     The key the cluster-mode simulator accepts.
+``rs_isolated_ledger`` (autouse)
+    Each test's staging ledger is a file of its own (env ``RS_LEDGER``), never the user's.
 ``rs_http_settings``
     Fast :class:`~rs_core.HttpSettings` for tests (2 retries, 10 ms backoff, 10 s timeout).
 
@@ -46,6 +48,7 @@ __all__ = [
     "KIT_USER",
     "rs_api_key",
     "rs_http_settings",
+    "rs_isolated_ledger",
     "rs_local_simulator",
     "rs_local_simulator_v2",
     "rs_simulator",
@@ -150,3 +153,12 @@ def rs_api_key() -> str:
 def rs_http_settings() -> HttpSettings:
     """Fast HTTP settings for tests: few retries, tiny backoff."""
     return HttpSettings(timeout=10.0, connect_timeout=5.0, retries=2, backoff_factor=0.01)
+
+
+@pytest.fixture(autouse=True)
+def rs_isolated_ledger(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Every test gets its own staging ledger file (env ``RS_LEDGER``, inherited by the
+    processes it starts): tests never read or write the user's ledger."""
+    monkeypatch.setenv("RS_LEDGER", str(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3"))

@@ -9,18 +9,25 @@ request log).
 from __future__ import annotations
 
 import collections
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from reliability_support import API_KEY, PATIENT, USER
+from rs_auxip import AuxipClient
 from rs_cadip import CadipClient
 
+from rs_core.ledger import StagingLedger
 from rs_core.staging import StagingOutcome, StagingReport
 from rs_core.testing.simulator import ApiKey, Dataset, RsServerSimulator
 
@@ -124,7 +131,8 @@ def test_rerun_after_sigkill_resumes_and_loses_nothing(sim: RsServerSimulator) -
     assert not done_at_crash & set(again), "a file DONE before the rerun was staged again"
     assert all(count == 1 for count in again.values()), "the rerun staged a file twice"
     assert set(before) | set(again) == set(names), "some file was never staged"
-    resumed = [o for o in report.outcomes.values() if o.already_done]
+    # found DONE, or re-attached to the killed run's request (from the ledger): not staged again
+    resumed = [o for o in report.outcomes.values() if o.already_done or o.resumed]
     assert {o.name for o in resumed} >= done_at_crash
     client.close()
 
@@ -160,3 +168,165 @@ def test_rerun_after_a_crash_in_the_progress_callback(sim: RsServerSimulator) ->
     assert not done_before & set(again)
     assert set(before) | set(again) == set(names)
     client.close()
+
+
+# -- SIGKILL at random points, several seeds, v1 and v2 (the ledger's Done-when) -----------
+
+SEEDS = (1, 2, 3)
+_RUN = textwrap.dedent(
+    """
+    import json, sys
+    import rs_core
+    from rs_core.http import HttpSettings
+
+    kind, station, url, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    client = rs_core.get_station(kind, station=station, rs_server_href=url,
+                                 http_settings=HttpSettings(timeout=10, retries=3))
+    report = client.stage_and_wait(names, concurrency=2, poll_interval=0.05, timeout=120)
+    print(json.dumps(report.to_dict()), flush=True)
+    """
+)
+
+
+def _run_until_killed(
+    sim: RsServerSimulator, args: list[str], kill_after_requests: int
+) -> dict[str, object] | None:
+    """Run a stage_and_wait in a new process; SIGKILL it once the simulator has answered
+    ``kill_after_requests`` more requests. The report when it finished first, else None."""
+    env = {**os.environ, "RSPY_APIKEY": API_KEY}
+    start = len(sim.requests)
+    # files, not pipes: a 200-file report is larger than a pipe's buffer, and the run
+    # would block writing it while this loop waits for it to end
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _RUN, *args], env=env, stdout=out, stderr=err
+        )
+        try:
+            deadline = time.monotonic() + 100
+            while proc.poll() is None and len(sim.requests) - start < kill_after_requests:
+                assert time.monotonic() < deadline, "the run neither ends nor progresses"
+                time.sleep(0.002)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(timeout=60)
+        out.seek(0)
+        err.seek(0)
+        output, errors = out.read().decode(), err.read().decode()
+    if proc.returncode == -signal.SIGKILL:
+        return None
+    assert proc.returncode == 0, errors
+    return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _final_run(sim: RsServerSimulator, args: list[str]) -> dict[str, Any]:
+    report = _run_until_killed(sim, args, kill_after_requests=10**9)
+    assert report is not None
+    return report  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_v1_sigkill_at_random_points_then_rerun(seed: int) -> None:
+    rng = random.Random(seed)
+    dataset = Dataset.synthetic(n_products=0, n_files=N_FILES, n_sessions=4, seed=7)
+    with RsServerSimulator(
+        api_keys={API_KEY: ApiKey.full_access(USER)},
+        dataset=dataset,
+        staging_duration=0.3,
+        staging_failure_rate=0.1,
+        seed=seed,
+    ) as sim:
+        client = _client(sim)
+        names = _names(client)
+        args = ["cadip", "CADIP", sim.url, *names]
+        for _ in range(2):  # a run of ~450 requests: prechecks, 200 stagings, polls
+            _run_until_killed(sim, args, kill_after_requests=rng.randint(1, 450))
+        report = _final_run(sim, args)
+        files = {f["name"]: f for f in report["files"]}  # type: ignore[index,union-attr]
+        assert sorted(files) == names, "every file is in the report"
+        ledger = StagingLedger(os.environ["RS_LEDGER"])
+        staged = _stagings(sim)
+        for name in names:
+            state = files[name]["state"]
+            assert state in ("DONE", "FAILED"), (name, files[name])
+            assert _server_status(sim, name) == state
+            if state == "FAILED":
+                assert FAILURE_MESSAGE in files[name]["message"]
+            entries = ledger.entries(name=name)
+            assert entries and entries[0].state == state, "the ledger knows how it ended"
+            failed_before = sum(1 for e in entries[1:] if e.state == "FAILED")
+            assert 1 <= staged[name] <= 1 + failed_before, (
+                f"{name} staged {staged[name]} times with {failed_before} failure(s) before"
+            )
+        client.close()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_v2_sigkill_at_random_points_then_rerun(seed: int) -> None:
+    rng = random.Random(seed)
+    dataset = Dataset.synthetic(n_products=N_FILES, n_files=0, n_sessions=0, seed=7)
+    with RsServerSimulator(
+        api_keys={API_KEY: ApiKey.full_access(USER)},
+        dataset=dataset,
+        staging_duration=1.0,
+        api_version="v2",
+        seed=seed,
+    ) as sim:
+        with AuxipClient(sim.url, API_KEY, http_settings=PATIENT) as client:
+            found = client.search_stations("2000-01-01", "2100-01-01", limit=1000)
+            names = sorted(item.id for item in found)
+        assert len(names) == N_FILES
+        args = ["auxip", "AUXIP", sim.url, *names]
+        for _ in range(2):  # probe, collection, 4 searches by id, the POST, polls
+            _run_until_killed(sim, args, kill_after_requests=rng.randint(1, 14))
+        report = _final_run(sim, args)
+        files = {f["name"]: f for f in report["files"]}  # type: ignore[index,union-attr]
+        assert sorted(files) == names
+        assert all(f["state"] == "DONE" for f in files.values()), report["summary"]
+        staged: collections.Counter[str] = collections.Counter()
+        for job in sim.jobs:
+            staged.update(str(i) for i in job["items"])
+        assert len(staged) == N_FILES, "every product was staged"
+        assert set(staged.values()) == {1}, "a product was staged twice"
+        ledger = StagingLedger(os.environ["RS_LEDGER"])
+        assert {e.state for e in ledger.entries(limit=10_000)} == {"DONE"}
+
+
+def test_rs_status_in_a_fresh_process_reports_a_file_staged_by_another() -> None:
+    """`rs status` (a third process) after a killed `stage_and_wait` (another process)."""
+    dataset = Dataset.synthetic(n_products=5, n_files=0, n_sessions=0, seed=7)
+    with RsServerSimulator(
+        api_keys={API_KEY: ApiKey.full_access(USER)},
+        dataset=dataset,
+        staging_duration=0.2,
+        api_version="v2",
+    ) as sim:
+        with AuxipClient(sim.url, API_KEY, http_settings=PATIENT) as client:
+            name = client.search_stations("2000-01-01", "2100-01-01", limit=1)[0].id
+        _final_run(sim, ["auxip", "AUXIP", sim.url, name])
+        env = {**os.environ, "RSPY_APIKEY": API_KEY, "RS_SERVER_HREF": sim.url}
+        out = subprocess.run(
+            [sys.executable, "-m", "rs_core", "status", "auxip", name, "-o", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)[0]["status"] == "DONE"
+
+
+def test_real_staging_service_sigkill() -> None:
+    """The same kill test against the real RS-Server 1.0 staging service (helper "servers"'
+    ``scripts/rs-server-1``): skipped, loudly, until that script is on this branch."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "rs-server-1"
+    if not script.exists():
+        pytest.skip(
+            "scripts/rs-server-1 is not on this branch: the SIGKILL staging test against the "
+            "real RS-Server 1.0 staging service did NOT run (only the simulator's v1 and v2)"
+        )
+    pytest.skip(
+        "scripts/rs-server-1 exists but this test does not drive it yet: the SIGKILL staging "
+        "test against the real RS-Server 1.0 staging service did NOT run"
+    )

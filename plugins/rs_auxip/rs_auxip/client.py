@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ from rs_core.rsserver_v2 import (
     cap_items,
     check_collections_arg,
     check_max_items,
+    unique,
     v1_lacks,
     v2_search,
 )
@@ -202,3 +204,21 @@ class AuxipClient(StationClient):
         :class:`~rs_core.rsserver_v2.StagingJob`; v1 ignores ``collection``.
         """
         return self._stage(filename, s3_path, tmp_download_path, timeout, collection)
+
+    def _v2_locate(self, filenames: Sequence[str], timeout: float | None) -> None:
+        """Find the products holding ``filenames`` by id (a product's id is its file name
+        without the extension), so that a new process can stage files it never searched."""
+        ids = unique(n.rsplit(".", 1)[0] if "." in n else n for n in filenames)
+        protocol = self._v2_protocol()
+        for chunk in range(0, len(ids), _IDS_PER_SEARCH):
+            protocol.search_ids(
+                STATION_COLLECTION,
+                ids[chunk : chunk + _IDS_PER_SEARCH],
+                max_items=None,
+                timeout=timeout,
+                what="AUXIP search of the products to stage failed",
+                explode=protocol.explode,
+            )
+
+
+_IDS_PER_SEARCH = 50

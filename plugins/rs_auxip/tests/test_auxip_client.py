@@ -262,13 +262,32 @@ def test_408_staging_is_staging_error(client: AuxipClient, sim: Any) -> None:
         client.staging(name)
 
 
-def test_staging_503_without_started_is_server_error(client: AuxipClient, sim: Any) -> None:
+def test_staging_503_without_started_is_retried(client: AuxipClient, sim: Any) -> None:
     name = first_name(client)
     sim.clear_requests()
     sim.add_fault(Fault(path="/adgs/aux", kind="status", status=503, times=1))
+    client.staging(name)  # a busy gateway's 503 is transient: retried
+    assert paths(sim) == ["/adgs/aux", "/adgs/aux"]
+
+
+def test_staging_503_started_false_is_final(client: AuxipClient, sim: Any) -> None:
+    name = first_name(client)
+    sim.clear_requests()
+    sim.add_fault(
+        Fault(path="/adgs/aux", kind="status", status=503, body={"started": "false"}, times=1)
+    )
+    with pytest.raises(StagingError, match="refused"):
+        client.staging(name)
+    assert paths(sim) == ["/adgs/aux"]  # v1's refusal is never retried
+
+
+def test_staging_503_busy_every_time_is_server_error(client: AuxipClient, sim: Any) -> None:
+    name = first_name(client)
+    sim.clear_requests()
+    sim.add_fault(Fault(path="/adgs/aux", kind="status", status=503, times=10))
     with pytest.raises(ServerError):
         client.staging(name)
-    assert len(sim.requests) == 1  # staging never retries a 503
+    assert paths(sim).count("/adgs/aux") == 1 + client.http.settings.retries
 
 
 def test_staging_502_is_retried(client: AuxipClient, sim: Any) -> None:

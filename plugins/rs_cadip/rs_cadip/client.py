@@ -12,15 +12,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rs_cadip.protocol_v1 import CadipProtocolV1
 from rs_cadip.protocol_v2 import SORTABLE, CadipProtocolV2, platform_v2, station_collection
+from rs_cadip.readiness import READY_PROPERTY, SessionReadiness, session_readiness
 from rs_core.dates import check_interval, to_wire
 from rs_core.enums import ECadipStation, EPlatform
-from rs_core.errors import InvalidInputError
+from rs_core.errors import InvalidInputError, NotFoundError, StagingError
 from rs_core.generations import V2
 from rs_core.rsserver_v1 import (
     StationItemCollection,
@@ -41,7 +45,11 @@ from rs_core.rsserver_v2 import (
     v1_lacks,
     v2_search,
 )
+from rs_core.staging import StagingReport
 from rs_core.station import StationClient
+
+if TYPE_CHECKING:
+    import pystac
 
 __all__ = ["CADIP_ENV", "CadipClient"]
 
@@ -375,11 +383,12 @@ class CadipClient(StationClient):
                     self._search_v2(search, total, timeout=timeout, files=False)
                     for search, total in requests
                 ]
-                return parts[0] if len(parts) == 1 else merge_results(parts, max_items=cap)
+                found = parts[0] if len(parts) == 1 else merge_results(parts, max_items=cap)
+                return _with_ready(found)
             _refuse_v2_only(filter=filter, collection=collection, bbox=bbox, intersects=intersects)
             params = CadipProtocolV1.session_params(ids, start, stop, plats)
             found = self._protocol().search_sessions(params, timeout=timeout)
-            return cap_items(found, cap)
+            return _with_ready(cap_items(found, cap))
 
     @staticmethod
     def _check_platforms(platforms: Any) -> list[str]:
@@ -416,6 +425,139 @@ class CadipClient(StationClient):
         :class:`~rs_core.rsserver_v2.StagingJob`; v1 ignores ``collection``.
         """
         return self._stage(filename, s3_path, tmp_download_path, timeout, collection)
+
+    # -- session readiness ---------------------------------------------------------------
+
+    def session_readiness(
+        self, session: str | pystac.Item, timeout: float | None = None
+    ) -> SessionReadiness:
+        """Whether ``session`` (an id, asked of the server, or a session item) is complete:
+        every channel's final block arrived, downlink and delivery OK (see
+        :mod:`rs_cadip.readiness`).
+
+        >>> cadip.session_readiness("S1A_20231126151600051390").ready   # doctest: +SKIP
+        True
+        """
+        if isinstance(session, str):
+            found = self.search_sessions(session_ids=[session], timeout=timeout)
+            if not found.items:
+                raise NotFoundError(f"{self._label()}: no session {session!r}")
+            return session_readiness(found.items[0])
+        return session_readiness(session)
+
+    def wait_until_ready(
+        self,
+        session_ids: Iterable[str],
+        *,
+        timeout: float,
+        poll_interval: float = 2.0,
+        request_timeout: float | None = None,
+    ) -> list[SessionReadiness]:
+        """Ask until every session in ``session_ids`` is ready; at most ``timeout`` seconds.
+
+        Raises :class:`~rs_core.StagingError` naming the sessions still incomplete and why.
+        """
+        ids = check_names(list(session_ids), what="session id")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise InvalidInputError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        deadline = time.monotonic() + timeout
+        pause = min(0.1, poll_interval)
+        while True:
+            found = self.search_sessions(session_ids=ids, timeout=request_timeout)
+            states = {item.id: session_readiness(item) for item in found.items}
+            waiting = [i for i in ids if i not in states or not states[i].ready]
+            if not waiting:
+                return [states[i] for i in ids]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                why = "; ".join(
+                    f"{i}: {states[i].reason}" if i in states else f"{i}: not found"
+                    for i in waiting
+                )
+                raise StagingError(
+                    f"{self._label()}: session(s) not ready after {timeout:g} s ({why})"
+                )
+            time.sleep(min(pause, left))
+            pause = min(poll_interval, pause * 2)
+
+    def stage_and_wait(
+        self,
+        files: Iterable[Any],
+        *,
+        wait_ready: float | None = None,
+        **options: Any,
+    ) -> StagingReport:
+        """:meth:`rs_core.StationClient.stage_and_wait`, where ``files`` may also hold session
+        items (their files are staged) and ``wait_ready`` (seconds) first waits, bounded,
+        until the sessions involved are complete (:meth:`wait_until_ready`; not ready in
+        time: :class:`~rs_core.StagingError`, nothing staged).
+
+        >>> cadip.stage_and_wait(sessions, wait_ready=600)   # doctest: +SKIP
+        """
+        single = isinstance(files, str | Mapping | os.PathLike) or not isinstance(files, Iterable)
+        entries: list[Any] = [files] if single else list(files)
+        names: list[Any] = []
+        sessions: list[str] = []
+        for entry in entries:
+            props = getattr(entry, "properties", None)
+            if isinstance(props, dict) and "cadip:num_channels" in props:
+                sessions.append(str(entry.id))
+                names.extend(entry.assets)
+            else:
+                names.append(entry)
+        if wait_ready is not None:
+            from rs_core.staging import staging_inputs
+
+            for name in staging_inputs(names):
+                sid = session_of_file(name)
+                if sid:
+                    sessions.append(sid)
+            if sessions:
+                self.wait_until_ready(
+                    unique(sessions),
+                    timeout=wait_ready,
+                    request_timeout=options.get("request_timeout"),
+                )
+        return super().stage_and_wait(names, **options)
+
+    def _v2_locate(self, filenames: Sequence[str], timeout: float | None) -> None:
+        """Find the sessions holding ``filenames`` by id (a CADU file name carries its
+        session id), so that a new process can stage files it never searched."""
+        ids = unique(s for s in (session_of_file(n) for n in filenames) if s)
+        for chunk in range(0, len(ids), _IDS_PER_SEARCH):
+            search, total = self._v2_request(
+                {},
+                ids[chunk : chunk + _IDS_PER_SEARCH],
+                limit=None,
+                max_items=None,
+                page_size=None,
+                filter=None,
+                collection=None,
+                bbox=None,
+                intersects=None,
+            )
+            self._search_v2(search, total, timeout=timeout, files=True)
+
+
+def _with_ready(found: StationItemCollection) -> StationItemCollection:
+    """Set the ``ready`` property on each session (see :mod:`rs_cadip.readiness`)."""
+    for item in found.items:
+        item.properties[READY_PROPERTY] = session_readiness(item).ready
+    return found
+
+
+def session_of_file(filename: str) -> str | None:
+    """The session id a CADU file name carries, else ``None``.
+
+    >>> session_of_file("DCS_01_S1A_20200105072204051312_ch1_DSDB_00000.raw")
+    'S1A_20200105072204051312'
+    """
+    found = _SESSION_IN_NAME.search(filename)
+    return found.group(1) if found else None
+
+
+_SESSION_IN_NAME = re.compile(r"(?:^|_)(S\d[A-Z]_\d{8,})_ch\d+_")
+_IDS_PER_SEARCH = 50
 
 
 def _refuse_v2_only(**arguments: Any) -> None:
