@@ -154,7 +154,9 @@ class RsClient:
                     f"{OAUTH2_COOKIE_ENV}), bearer_token=, or sign in once with 'rs login'"
                 )
             try:
-                credential = _CREDENTIALS[resolved.auth.value](resolved.credential_value.value)
+                credential = _CREDENTIALS[resolved.auth.value](
+                    resolved.credential_value.value.reveal()
+                )
             except ValueError as err:
                 raise ConfigurationError(
                     f"Bad {resolved.auth.value} from {resolved.credential_value.source}: {err}"

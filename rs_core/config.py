@@ -314,7 +314,8 @@ _UNSET = Setting(None, "unset")
 
 @frozen
 class ResolvedSettings:
-    """Every client setting with its source; secrets stay in :attr:`credential_value`."""
+    """Every client setting with its source; the credential's value is a
+    :class:`~rs_core.http.Secret` in :attr:`credential_value`."""
 
     profile: str | None
     href: Setting
@@ -347,6 +348,12 @@ def _pick(name: str, argument: Any, env: Mapping[str, str], profile: Profile | N
     return _UNSET
 
 
+def _secret(value: str | None) -> Any:
+    from rs_core.http import Secret
+
+    return Secret((value or "").strip())
+
+
 def _credential(
     arguments: Mapping[str, str | None],
     env: Mapping[str, str],
@@ -358,18 +365,18 @@ def _credential(
     methods = (("api_key", "api-key"), ("oauth2_cookie", "cookie"), ("bearer_token", "bearer"))
     for name, method in methods:
         if arguments.get(name):
-            return Setting(method, "argument"), Setting(arguments[name], "argument")
+            return Setting(method, "argument"), Setting(_secret(arguments[name]), "argument")
     wanted = profile.auth if profile is not None else None
     for name, method in methods:
         var = ENV[name]
         if (env.get(var) or "").strip() and wanted in (None, "login", method):
-            return Setting(method, f"env {var}"), Setting(env[var].strip(), f"env {var}")
+            return Setting(method, f"env {var}"), Setting(_secret(env[var]), f"env {var}")
     if wanted == "none" or href is None or store is None:
         return _UNSET, _UNSET
     stored = store.get(href)
     if stored is not None and wanted in (None, "login", stored.method):
         where = f"stored login ({store.path})"
-        return Setting(stored.method, where), Setting(stored.value, where)
+        return Setting(stored.method, where), Setting(_secret(stored.value), where)
     return _UNSET, _UNSET
 
 

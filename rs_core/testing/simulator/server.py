@@ -29,7 +29,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .auth import ApiKey
+from .auth import ApiKey, OAuth2Provider, authenticate
 from .catalog import Catalog
 from .dataset import Dataset
 from .faults import Fault, FaultList
@@ -306,6 +306,8 @@ class RsServerSimulator:
             0.2: STAC ``/auxip`` and ``/cadip``, staging as OGC API - Processes ``/processes``
             and ``/jobs``, see :mod:`.v2_stations` and :mod:`.v2_staging`); ``/catalog``,
             ``/health`` and the API-key manager are served by both.
+        oauth2: RS-Server 1.0's OAuth2 side (``/auth/me``, the console login, session
+            cookies): see :class:`~.auth.OAuth2Provider`; implies cluster mode.
 
     Plugins serve their own fake services on it with :meth:`add_route`.
 
@@ -328,7 +330,11 @@ class RsServerSimulator:
         seed: int = 0,
         require_search_before_staging: bool = True,
         api_version: str = "v1",
+        oauth2: OAuth2Provider | None = None,
     ) -> None:
+        if oauth2 is not None and api_keys is None:
+            api_keys = {}  # OAuth2 sessions mean cluster mode
+        self.oauth2 = oauth2
         if api_version not in ("v1", "v2"):
             raise ValueError(f"api_version must be 'v1' or 'v2', not {api_version!r}")
         self.api_version = api_version
@@ -547,6 +553,8 @@ class RsServerSimulator:
         if self._api_keys is None:
             return None
         key = request.headers.get("x-api-key") or request.param("api-key")
+        if not key and self.oauth2 is not None:
+            return authenticate(request, self._api_keys, self.oauth2)
         catalog = request.path.startswith("/catalog")
         if not key:
             if catalog:
@@ -565,6 +573,10 @@ class RsServerSimulator:
         segments = [unquote(part) for part in request.raw_path.split("/")[1:]]
         if self._v2 is not None:
             answer = self._route_v2(request, segments)
+            if answer is not None:
+                return answer
+        if self.oauth2 is not None:
+            answer = self.oauth2.handle(request, self.url)
             if answer is not None:
                 return answer
         if segments == ["health"]:
