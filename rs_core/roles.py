@@ -218,8 +218,8 @@ def explain_role(role: str) -> RoleGrant:
 def explain_roles(roles: Iterable[str]) -> list[RoleGrant]:
     """:func:`explain_role` for each role, sorted by area then role.
 
-    >>> [g.area for g in explain_roles(["x", "RS_CADIP_LANDING_PAGE"])]
-    ['landing page', 'other']
+    >>> " / ".join(g.area for g in explain_roles(["x", "RS_CADIP_LANDING_PAGE"]))
+    'landing page / other'
     """
     order = {"station": 0, "landing page": 1, "staging": 2, "catalog": 3, "other": 4}
     grants = [explain_role(r) for r in roles]
