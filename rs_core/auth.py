@@ -15,9 +15,9 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -75,10 +75,35 @@ def clear_apikey_cache() -> None:
         _me_cache.clear()
 
 
+@overload
 def check_api_key(
     http: HttpClient, check_url: str, api_key: str, *, timeout: float | None = None
-) -> ApiKeyInfo:
-    """Ask ``check_url`` about ``api_key`` (cached 120 s). Raises :class:`AuthenticationError`."""
+) -> ApiKeyInfo: ...
+
+
+@overload
+def check_api_key(
+    http: HttpClient,
+    check_url: str,
+    api_key: str,
+    *,
+    timeout: float | None = None,
+    absent: Iterable[int],
+) -> ApiKeyInfo | None: ...
+
+
+def check_api_key(
+    http: HttpClient,
+    check_url: str,
+    api_key: str,
+    *,
+    timeout: float | None = None,
+    absent: Iterable[int] = (),
+) -> ApiKeyInfo | None:
+    """Ask ``check_url`` about ``api_key`` (cached 120 s). Raises :class:`AuthenticationError`.
+
+    ``absent`` lists statuses meaning "no key manager here": then ``None`` is returned.
+    """
     fingerprint = hashlib.sha256(api_key.encode()).hexdigest()
     key = (check_url, fingerprint)
     now = time.monotonic()
@@ -87,8 +112,11 @@ def check_api_key(
         if hit is not None and now - hit[0] < APIKEY_CACHE_SECONDS:
             return hit[1]
     http.trust(check_url)
+    missing = tuple(absent)
     try:
-        response = http.request("GET", check_url, timeout=timeout, what="API key check failed")
+        response = http.request(
+            "GET", check_url, timeout=timeout, ok=missing, what="API key check failed"
+        )
     except AuthenticationError:
         raise
     except HttpError as err:
@@ -96,7 +124,12 @@ def check_api_key(
             AuthenticationError,
             "API key check failed",
         ) from err
-    info = _key_info(response)
+    if response.status_code in missing:
+        return None
+    try:
+        info = _key_info(response)
+    except BadResponseError as err:
+        raise err.recast(AuthenticationError, "API key check failed") from err
     with _cache_lock:
         _cache[key] = (time.monotonic(), info)
     return info
@@ -175,18 +208,27 @@ def fetch_identity(
 ) -> Identity:
     """Ask the server who ``http``'s credential belongs to.
 
-    An API key goes to ``check_url`` (the key manager) when one is configured. Otherwise
-    ``{href}/auth/me`` answers (RS-Server 1.0 for a session or a token); for an API key that
-    ``/auth/me`` does not know, the v1-era ``{href}/apikeymanager/check/api_key`` is tried, and
-    if that does not exist either, a :class:`ConfigurationError` asks for ``RSPY_UAC_CHECK_URL``.
+    An API key goes to the key manager: ``check_url`` when one is configured, else the
+    v1-era ``{href}/apikeymanager/check/api_key``; where that does not exist, ``/auth/me`` is
+    tried, and if it does not know the key either, a :class:`ConfigurationError` asks for
+    ``RSPY_UAC_CHECK_URL`` (no silent guess). A session cookie or a token asks
+    ``{href}/auth/me`` (RS-Server 1.0).
     """
     credential = http.credential
     if href is None or credential is None:
         return _LOCAL
     is_key = isinstance(credential, ApiKeyCredential)
-    if is_key and check_url:
-        info = check_api_key(http, check_url, credential.secret.reveal(), timeout=timeout)
-        return Identity(info.user_login, info.iam_roles, info.config, credential.method, check_url)
+    if is_key:
+        url = check_url or f"{href}{LEGACY_CHECK_PATH}"
+        info = check_api_key(
+            http,
+            url,
+            credential.secret.reveal(),
+            timeout=timeout,
+            absent=() if check_url else (404, 405),
+        )
+        if info is not None:
+            return Identity(info.user_login, info.iam_roles, info.config, credential.method, url)
     me_url = f"{href}{ME_PATH}"
     fingerprint = hashlib.sha256(credential.header_value().encode()).hexdigest()
     key = (me_url, fingerprint)
@@ -198,26 +240,13 @@ def fetch_identity(
         "GET", me_url, timeout=timeout, ok=(401, 403, 404) if is_key else (), what="Who am I"
     )
     if response.status_code >= 400:  # an API key that /auth/me does not take
-        legacy = f"{href}{LEGACY_CHECK_PATH}"
-        probe = http.request(
-            "GET", legacy, timeout=timeout, ok=(404, 405), what="API key check failed"
+        raise ConfigurationError(
+            f"Cannot learn who this API key belongs to: there is no API-key manager at "
+            f"{href}{LEGACY_CHECK_PATH} and {me_url} answered {response.status_code} "
+            f"(RS-Server 1.0 serves it for OAuth2 sessions only). Set {UAC_CHECK_URL_ENV} (or "
+            "apikey_check_url=, or the profile's apikey_check_url) to the check URL of the "
+            "cluster's API-key manager, the value RS-Server itself is configured with"
         )
-        if probe.status_code in (404, 405):
-            raise ConfigurationError(
-                f"Cannot learn who this API key belongs to: {me_url} answered "
-                f"{response.status_code} (RS-Server 1.0 serves it for OAuth2 sessions only) and "
-                f"there is no API-key manager at {legacy}. Set {UAC_CHECK_URL_ENV} (or "
-                "apikey_check_url=, or the profile's apikey_check_url) to the check URL of the "
-                "cluster's API-key manager, the value RS-Server itself is configured with"
-            )
-        try:
-            info = _key_info(probe)
-        except BadResponseError as err:
-            raise err.recast(AuthenticationError, "API key check failed") from err
-        identity = Identity(info.user_login, info.iam_roles, info.config, credential.method, legacy)
-        with _cache_lock:
-            _me_cache[key] = (time.monotonic(), identity)
-        return identity
     info = _key_info(response, what="Who am I", keys=("user_login",))
     identity = Identity(info.user_login, info.iam_roles, {}, credential.method, me_url)
     with _cache_lock:

@@ -41,6 +41,7 @@ from rs_core.generations import (
     resolve_api_version_setting,
 )
 from rs_core.http import APIKEY_HEADER, HttpClient, HttpSettings, Secret
+from rs_core.roles import explain_role
 
 __all__ = ["APIKEY_ENV", "OAUTH2_COOKIE_ENV", "UAC_CHECK_URL_ENV", "RsClient"]
 
@@ -85,8 +86,9 @@ class RsClient:
     :param retries: extra attempts for idempotent requests on transient failures (default 3).
     :param verify: TLS verification: ``True``, ``False`` or a CA bundle path.
     :param apikey_check_url: the API-key manager's check URL; else env ``RSPY_UAC_CHECK_URL``,
-        else the profile's. Without one, identity comes from ``{href}/auth/me`` (or, for an
-        API key, the v1-era ``{href}/apikeymanager/check/api_key`` where it exists).
+        else the profile's. Without one, an API key is checked at the v1-era
+        ``{href}/apikeymanager/check/api_key`` where it exists, else at ``{href}/auth/me``; a
+        session or a token always at ``{href}/auth/me``.
     :param http_settings: full :class:`~rs_core.http.HttpSettings` (overrides the three above).
     :param api_version: RS-Server generation of the station services: ``"v1"``, ``"v2"`` or
         ``"auto"`` (probe each service once, cached); else env ``RS_API_VERSION``; default
@@ -338,10 +340,17 @@ class RsClient:
         return identity
 
     def _check_role(self, role: str) -> None:
-        """Refuse a call before it is sent when the roles are known and lack ``role``."""
+        """Refuse a call before it is sent when the roles are known and lack ``role``.
+
+        Only when the roles name that service at all (``RS_PROCESSES_...`` for staging,
+        ``RS_CADIP_...`` for CADIP): a v1-era key holding none of them is left to the server.
+        """
         identity = self._ctx.identity
         if identity is None or not identity.source or identity.allows(role):
             return
+        service = explain_role(role).service
+        if not any(grant.service == service for grant in identity.grants()):
+            return  # no role of that service at all: its roles may be named otherwise (v1)
         who = identity.user_login or "you"
         err = AuthenticationError(
             f"This call needs the role {role}, which the {identity.method} of {who} lacks "

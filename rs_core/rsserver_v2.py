@@ -52,6 +52,7 @@ from rs_core.errors import (
     UnsupportedOperationError,
 )
 from rs_core.http import HttpClient, decode_json, require
+from rs_core.roles import staging_role
 from rs_core.rsserver_v1 import StationItemCollection, normalise_feature
 from rs_core.staging import StagingStatus
 
@@ -689,7 +690,13 @@ class StationProtocolV2:
         shown = ", ".join(files or items) or str(items_input.get("href", "items"))
         what = f"{self.label} staging request for {shown} failed"
         response = self.http.request(
-            "POST", url, json_body={"inputs": inputs}, timeout=timeout, retry=False, what=what
+            "POST",
+            url,
+            json_body={"inputs": inputs},
+            timeout=timeout,
+            retry=False,
+            what=what,
+            role=staging_role("execute"),
         )
         body = decode_json(response, what=what)
         job = parse_job(body, response, href_of=self.job_href, what=what).evolve(
@@ -723,7 +730,10 @@ class StationProtocolV2:
     def _job_request(
         self, method: str, job_id: str, what: str, timeout: float | None
     ) -> StagingJob:
-        response = self.http.request(method, self.job_href(job_id), timeout=timeout, what=what)
+        role = staging_role("dismiss" if method == "DELETE" else "read")
+        response = self.http.request(
+            method, self.job_href(job_id), timeout=timeout, what=what, role=role
+        )
         fresh = parse_job(
             decode_json(response, what=what), response, href_of=self.job_href, what=what
         )

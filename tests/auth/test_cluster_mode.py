@@ -191,3 +191,67 @@ def test_check_url_setting_wins(sim: RsServerSimulator, monkeypatch: pytest.Monk
     identity = client.whoami()
     assert identity.source == f"{sim.url}/apikeymanager/check/api_key"
     assert not [r for r in sim.requests if r.path == "/auth/me"]
+
+
+def test_staging_without_the_execute_role_is_refused_before_the_post() -> None:
+    roles = [r for r in rs_server_1_roles() if r != "RS_PROCESSES_STAGING_EXECUTE"]
+    with RsServerSimulator(
+        api_keys={KEY: ApiKey("alice", roles)}, api_version="v2", staging_duration=0.05
+    ) as sim:
+        auxip = RsClient(sim.url, KEY, http_settings=FAST).get_auxip_client()
+        files = auxip.search_stations(*SEARCH, limit=1)
+        auxip.whoami()
+        with pytest.raises(AuthenticationError) as raised:
+            auxip.staging(files[0].id)
+        assert raised.value.missing_role == "RS_PROCESSES_STAGING_EXECUTE"
+        assert not [r for r in sim.requests if r.method == "POST" and "/processes/" in r.path]
+
+
+def test_v1_era_roles_are_left_to_the_server() -> None:
+    """A key whose roles name no staging role at all (v1 names) is not refused by the client."""
+    with RsServerSimulator(
+        api_keys={KEY: ApiKey.full_access("alice")}, api_version="v2", staging_duration=0.05
+    ) as sim:
+        auxip = RsClient(sim.url, KEY, http_settings=FAST).get_auxip_client()
+        auxip.whoami()
+        files = auxip.search_stations(*SEARCH, limit=1)
+        report = auxip.stage_and_wait(files, poll_interval=0.05)
+        assert report.ok, report.summary()
+
+
+def test_identity_service_answers_what_a_real_rs_server_asks() -> None:
+    """The calls RS-Server 1.0 makes in cluster mode: the key manager for an API key, and
+    Keycloak (python-keycloak: a client-credentials token, the user, its composite realm
+    roles) for the user of a session cookie."""
+    import requests
+
+    from rs_core.testing.simulator.auth import TEST_USERS, identity_service
+
+    with identity_service() as service:
+        _, key, roles = TEST_USERS["alice"]
+        check = requests.get(
+            f"{service.url}/apikeymanager/check/api_key", headers={"x-api-key": key}, timeout=5
+        )
+        assert check.json() == {"iam_roles": list(roles), "config": {}, "user_login": "alice"}
+        token = requests.post(
+            f"{service.url}/realms/rspython/protocol/openid-connect/token",
+            data={"grant_type": "client_credentials", "client_id": "rs", "client_secret": "x"},
+            timeout=5,
+        ).json()
+        assert token["access_token"] and token["expires_in"] > 0
+        cookie = service.oauth2.cookie_for("alice")
+        session = service.oauth2.signer.unsign(cookie)
+        user_id = session["user"]["sub"]
+        admin = f"{service.url}/admin/realms/rspython/users/{user_id}"
+        assert requests.get(admin, timeout=5).json()["enabled"] is True
+        names = [
+            r["name"]
+            for r in requests.get(f"{admin}/role-mappings/realm/composite", timeout=5).json()
+        ]
+        assert names == list(roles)
+        assert (
+            requests.get(
+                f"{service.url}/admin/realms/rspython/users/id-nobody", timeout=5
+            ).status_code
+            == 404
+        )

@@ -43,12 +43,15 @@ from .messages import RecordedRequest, Response, detail_response, json_response
 __all__ = [
     "CADIP_STATIONS",
     "SESSION_COOKIE",
+    "TEST_COOKIE_SECRET",
+    "TEST_USERS",
     "ApiKey",
     "OAuth2Provider",
     "SessionSigner",
     "authenticate",
     "catalog_role",
     "cookie_of",
+    "identity_service",
     "rs_server_1_roles",
     "station_role",
 ]
@@ -313,7 +316,36 @@ class OAuth2Provider:
             return self._login_page(request, error="")
         if path == _IDP_AUTHENTICATE and request.method == "POST":
             return self._authenticate(request)
-        return None
+        return self._keycloak_admin(request, path)
+
+    def _keycloak_admin(self, request: RecordedRequest, path: str) -> Response | None:
+        """The three Keycloak calls a real RS-Server makes to read a session's user
+        (python-keycloak's client-credentials token, the user, its composite realm roles), so
+        a real RS-Server pointed here (``OIDC_ENDPOINT``) accepts this provider's cookies."""
+        if _KC_TOKEN.fullmatch(path) and request.method == "POST":
+            return json_response(
+                200,
+                {
+                    "access_token": "simulated-admin-token",
+                    "expires_in": 300,
+                    "refresh_expires_in": 0,
+                    "token_type": "Bearer",
+                    "scope": "profile email",
+                },
+            )
+        found = _KC_USER.fullmatch(path)
+        if found is None or request.method != "GET":
+            return None
+        user_id, roles = found["id"], found["roles"]
+        entry = self.users.get(user_id.removeprefix("id-"))
+        if entry is None:
+            return json_response(404, {"error": "User not found"})
+        principal = entry[1]
+        if roles:
+            return json_response(200, [{"id": f"role-{r}", "name": r} for r in principal.iam_roles])
+        return json_response(
+            200, {"id": user_id, "username": principal.user_login, "enabled": True}
+        )
 
     def _me(self, request: RecordedRequest) -> Response:
         principal = self.principal(request)
@@ -392,6 +424,10 @@ class OAuth2Provider:
         return Response(302, b"", "", (("location", target),))
 
 
+_KC_TOKEN = re.compile(r"/realms/[^/]+/protocol/openid-connect/token")
+_KC_USER = re.compile(
+    r"/admin/realms/[^/]+/users/(?P<id>[^/]+)(?P<roles>/role-mappings/realm/composite)?"
+)
 _IDP_AUTH = "/realms/rspy/protocol/openid-connect/auth"
 _IDP_AUTHENTICATE = "/realms/rspy/login-actions/authenticate"
 
@@ -416,3 +452,63 @@ def authenticate(
         return found if found is not None else detail_response(403, "UAC manager: Invalid API key")
     principal = oauth2.principal(request) if oauth2 is not None else None
     return principal if principal is not None else _not_signed_in(request)
+
+
+# -- a stand-alone identity service for a real RS-Server in cluster mode ---------------------
+
+TEST_COOKIE_SECRET = "rs-test-cookie-secret"
+"""The cookie secret scripts give a real RS-Server (``RSPY_COOKIE_SECRET``) in tests."""
+TEST_USERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # user: (password, API key, roles)
+    "alice": ("alice-password", "rs-test-key-alice", tuple(rs_server_1_roles())),
+    "bob": ("bob-password", "rs-test-key-bob", ("RS_AUXIP_LANDING_PAGE", "RS_CADIP_LANDING_PAGE")),
+}
+"""Users of :func:`identity_service`: ``alice`` holds every RS-Server 1.0 role, ``bob`` only
+the landing pages (searches and staging are refused for him, naming the role)."""
+
+
+def identity_service(
+    host: str = "127.0.0.1", port: int = 0, *, secret: str = TEST_COOKIE_SECRET
+) -> Any:
+    """A simulator serving only what a real RS-Server in cluster mode asks of its
+    surroundings: the API-key manager (``/apikeymanager/check/api_key``, RS-Server's
+    ``RSPY_UAC_CHECK_URL``) and Keycloak (``OIDC_ENDPOINT``: the token and admin-user calls),
+    with :data:`TEST_USERS`; its session cookies are signed with ``secret``
+    (``RSPY_COOKIE_SECRET``). Not started.
+
+    >>> service = identity_service()
+    >>> sorted(service.oauth2.users)
+    ['alice', 'bob']
+    """
+    from .server import RsServerSimulator
+
+    provider = OAuth2Provider(SessionSigner(secret))
+    keys = {}
+    for user, (password, key, roles) in TEST_USERS.items():
+        keys[key] = provider.add_user(user, password, roles)
+    return RsServerSimulator(host, port, api_keys=keys, oauth2=provider)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m rs_core.testing.simulator.auth --port P``: run :func:`identity_service`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--secret", default=TEST_COOKIE_SECRET, help="RSPY_COOKIE_SECRET")
+    args = parser.parse_args(argv)
+    service = identity_service(args.host, args.port, secret=args.secret).start()
+    print(f"RSPY_UAC_CHECK_URL={service.url}/apikeymanager/check/api_key", flush=True)
+    print(f"OIDC_ENDPOINT={service.url}", flush=True)
+    stop = threading.Event()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
