@@ -255,3 +255,30 @@ def test_identity_service_answers_what_a_real_rs_server_asks() -> None:
             ).status_code
             == 404
         )
+
+
+def test_identity_service_runs_on_its_own() -> None:
+    import subprocess
+    import sys
+
+    import requests
+
+    from rs_core.testing.simulator.auth import TEST_USERS
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rs_core.testing.simulator.identity", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        check_url = process.stdout.readline().strip().split("=", 1)[1]
+        oidc = process.stdout.readline().strip()
+        assert oidc.startswith("OIDC_ENDPOINT=http://127.0.0.1:")
+        answer = requests.get(check_url, headers={"x-api-key": TEST_USERS["bob"][1]}, timeout=5)
+        assert answer.json()["user_login"] == "bob"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.stderr is not None and "Warning" not in process.stderr.read()

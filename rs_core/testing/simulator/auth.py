@@ -487,28 +487,3 @@ def identity_service(
     for user, (password, key, roles) in TEST_USERS.items():
         keys[key] = provider.add_user(user, password, roles)
     return RsServerSimulator(host, port, api_keys=keys, oauth2=provider)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m rs_core.testing.simulator.auth --port P``: run :func:`identity_service`."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--secret", default=TEST_COOKIE_SECRET, help="RSPY_COOKIE_SECRET")
-    args = parser.parse_args(argv)
-    service = identity_service(args.host, args.port, secret=args.secret).start()
-    print(f"RSPY_UAC_CHECK_URL={service.url}/apikeymanager/check/api_key", flush=True)
-    print(f"OIDC_ENDPOINT={service.url}", flush=True)
-    stop = threading.Event()
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        service.stop()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
