@@ -87,6 +87,9 @@ _SECRET_IN_TEXT = re.compile(
     re.I,
 )
 
+_OAUTH_IN_TEXT = re.compile(r"([?&](?:code|session_code|state|execution|tab_id)=)([^&\s\"']+)")
+"""OAuth2 login parameters (the one-time code, the login session) in logged URLs."""
+
 
 class RedactingFilter(logging.Filter):
     """Masks API keys and secret-looking query values in other libraries' log records.
@@ -111,7 +114,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken record is the logging module's business
             return True
-        cleaned = _SECRET_IN_TEXT.sub(r"\1***", message)
+        cleaned = _OAUTH_IN_TEXT.sub(r"\1***", _SECRET_IN_TEXT.sub(r"\1***", message))
         for secret in list(self._secrets):
             cleaned = cleaned.replace(secret.reveal(), "***")
         if cleaned != message:

@@ -210,3 +210,60 @@ def test_rs_server_href_works_in_python(
     assert client.credential.method == "session cookie"
     assert client.whoami().user_login == "carol"
     assert RsClient("", owner_id="me").local_mode  # "" still forces local mode
+
+
+def test_password_and_cookie_never_in_debug_output(
+    sim: RsServerSimulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    code, out, err = run(
+        capsys,
+        monkeypatch,
+        "--debug",
+        "--href",
+        sim.url,
+        "login",
+        "--username",
+        "carol",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert code == 0, err
+    stored = LoginStore.default().get(sim.url)
+    assert stored is not None
+    assert any("urllib3" in r.name for r in caplog.records), "debug logs expected"
+    for text in (out, err, caplog.text):
+        assert PASSWORD not in text and stored.value not in text
+    assert stored.value not in repr(stored) and stored.value not in str(stored)
+
+
+def test_oauth_login_parameters_are_masked_in_logs(
+    sim: RsServerSimulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "--href",
+        sim.url,
+        "login",
+        "--username",
+        "carol",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert code == 0, err
+    lines = [r.getMessage() for r in caplog.records if "login_from_console?" in r.getMessage()]
+    assert lines, "the redirect back with the one-time code was logged by urllib3"
+    with_code = [line for line in lines if "code=" in line]
+    assert with_code and all("code=***" in line and "state=***" in line for line in with_code)
