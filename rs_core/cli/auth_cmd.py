@@ -27,7 +27,6 @@ __all__ = ["COMMANDS", "configure"]
 COMMANDS = frozenset({"login", "logout", "whoami"})
 Add = Callable[[str, str, Callable[..., int]], argparse.ArgumentParser]
 MakeClient = Callable[[], "RsClient"]
-_STORED_METHOD = {"cookie": "cookie", "api_key": "api-key", "bearer": "bearer"}
 
 
 def configure(add: Add) -> None:
@@ -84,17 +83,20 @@ def _read_secret(value: str, prompt: str, option: str) -> str:
     return getpass.getpass(prompt).strip()
 
 
-def _href(args: argparse.Namespace) -> str:
+def _server(args: argparse.Namespace) -> tuple[str, float]:
+    """The RS-Server URL and the read timeout, resolved like every setting."""
     from rs_core.config import resolve_settings
     from rs_core.errors import ConfigurationError
 
-    resolved = resolve_settings(href=args.href, profile=getattr(args, "profile", None))
+    resolved = resolve_settings(
+        href=args.href, timeout=args.timeout, profile=getattr(args, "profile", None)
+    )
     if resolved.href.value is None:
         raise ConfigurationError(
             f"rs {args.command} needs a server: give --href, set RS_SERVER_HREF, or use a "
             "--profile that has an href"
         )
-    return str(resolved.href.value)
+    return str(resolved.href.value), float(resolved.timeout.value)
 
 
 def cmd_login(args: argparse.Namespace, make_client: MakeClient) -> int:
@@ -104,8 +106,8 @@ def cmd_login(args: argparse.Namespace, make_client: MakeClient) -> int:
     from rs_core.config import LoginStore
     from rs_core.errors import ConfigurationError
 
-    href = _href(args)
-    options: dict[str, Any] = {"timeout": args.timeout, "profile": getattr(args, "profile", None)}
+    href, timeout = _server(args)
+    options: dict[str, Any] = {"timeout": timeout, "profile": getattr(args, "profile", None)}
     if args.cookie is not None:
         method, value = "cookie", _read_secret(args.cookie, "Session cookie: ", "--cookie")
         options["oauth2_cookie"] = value
@@ -129,9 +131,7 @@ def cmd_login(args: argparse.Namespace, make_client: MakeClient) -> int:
                 print(f"rs: signing in at {origin}", file=sys.stderr)
 
         method = "cookie"
-        value = console_login(
-            href, username, password, timeout=args.timeout or 30.0, on_login_page=tell
-        )
+        value = console_login(href, username, password, timeout=timeout, on_login_page=tell)
         options["oauth2_cookie"] = value
     if not value:
         raise ConfigurationError(f"rs login: no {method} was given")
@@ -154,7 +154,7 @@ def cmd_logout(args: argparse.Namespace, make_client: MakeClient) -> int:
     from rs_core.config import LoginStore
     from rs_core.errors import RsError
 
-    href = _href(args)
+    href, timeout = _server(args)
     store = LoginStore.default()
     stored = store.get(href)
     if stored is None:
@@ -165,7 +165,7 @@ def cmd_logout(args: argparse.Namespace, make_client: MakeClient) -> int:
         from rs_core.http import HttpClient, HttpSettings
 
         http = HttpClient(
-            HttpSettings(timeout=args.timeout or 10.0, retries=0),
+            HttpSettings(timeout=timeout, retries=0),
             credential=SessionCookie(stored.value),
             trusted=[href],
         )
