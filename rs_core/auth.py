@@ -126,10 +126,7 @@ def check_api_key(
         ) from err
     if response.status_code in missing:
         return None
-    try:
-        info = _key_info(response)
-    except BadResponseError as err:
-        raise err.recast(AuthenticationError, "API key check failed") from err
+    info = _key_info(response)
     with _cache_lock:
         _cache[key] = (time.monotonic(), info)
     return info
