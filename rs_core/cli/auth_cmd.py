@@ -201,7 +201,7 @@ def cmd_whoami(args: argparse.Namespace, make_client: MakeClient) -> int:
         return 0
     for key in ("href", "profile", "user_login", "owner_id", "auth_method", "identity_from"):
         shown = data[key]
-        if key == "auth_method" and data["auth_source"]:
+        if key == "auth_method" and data["auth_source"] not in ("", "unset"):
             shown = f"{shown} (from {data['auth_source']})"
         print(f"{key:<14} {shown if shown is not None else '-'}")
     if identity.iam_roles:
