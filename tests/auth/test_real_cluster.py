@@ -170,3 +170,42 @@ def test_forged_cookie_is_refused_as_no_longer_valid(adgs: str) -> None:
 def test_api_key_identity_without_the_key_manager_url_is_explained(adgs: str) -> None:
     with pytest.raises(ConfigurationError, match="RSPY_UAC_CHECK_URL"):
         RsClient(adgs, TEST_USERS["alice"][1], http_settings=SETTINGS).whoami()
+
+
+@pytest.mark.parametrize("method", ["api-key", "cookie"])
+def test_station_plugin_searches_with_each_method(
+    adgs: str, identity: RsServerSimulator, method: str
+) -> None:
+    """Through the AUXIP plugin: the server lets alice's search through (what the station behind
+    it answers is not this test's business: no station runs here), and refuses bob's."""
+    import rs_core
+    from rs_core.errors import RsError
+
+    assert identity.oauth2 is not None
+    check_url = f"{identity.url}/apikeymanager/check/api_key"
+    who = {
+        "alice": (
+            {"rs_server_api_key": TEST_USERS["alice"][1], "apikey_check_url": check_url}
+            if method == "api-key"
+            else {"oauth2_cookie": identity.oauth2.cookie_for("alice")}
+        ),
+        "bob": (
+            {"rs_server_api_key": TEST_USERS["bob"][1], "apikey_check_url": check_url}
+            if method == "api-key"
+            else {"oauth2_cookie": identity.oauth2.cookie_for("bob")}
+        ),
+    }
+    alice = rs_core.get_station(
+        "auxip", rs_server_href=adgs, http_settings=SETTINGS, **who["alice"]
+    )
+    try:
+        alice.search_stations("2020-01-01", "2020-01-02", limit=1)
+    except AuthenticationError:
+        raise
+    except RsError:
+        pass  # no station behind the service: a server or answer error, not a refusal
+    bob = rs_core.get_station("auxip", rs_server_href=adgs, http_settings=SETTINGS, **who["bob"])
+    with pytest.raises(AuthenticationError) as raised:
+        bob.search_stations("2020-01-01", "2020-01-02", limit=1)
+    assert raised.value.missing_role is not None
+    assert raised.value.missing_role.startswith("RS_AUXIP_")
