@@ -282,3 +282,35 @@ def test_identity_service_runs_on_its_own() -> None:
         process.terminate()
         process.wait(timeout=10)
     assert process.stderr is not None and "Warning" not in process.stderr.read()
+
+
+def test_a_v1_protocol_with_a_role_scope_names_and_checks_its_roles() -> None:
+    from rs_core.rsserver_v1 import StationEndpoints, StationProtocolV1
+
+    keys = {
+        ROLELESS_KEY: ApiKey("bob", ["RS_CADIP_LANDING_PAGE"]),
+        KEY: ApiKey.full_access("alice"),
+    }
+    with RsServerSimulator(api_keys=keys) as sim:
+        endpoints = StationEndpoints.under(
+            sim.url, "/cadip/MTI/cadu/search", "/cadip/MTI/cadu", "/cadip/MTI/cadu/status"
+        )
+        params = {"datetime": "2016-01-01T00:00:00Z/2030-01-01T00:00:00Z"}
+        # roles unknown yet: the server refuses, the error names the role the call needed
+        bob = RsClient(sim.url, ROLELESS_KEY, http_settings=FAST)
+        protocol = StationProtocolV1(bob.http, endpoints, label="X", role_scope=("cadip", "MTI"))
+        with pytest.raises(AuthenticationError) as raised:
+            protocol.search_files(params)
+        assert raised.value.status == 401 and raised.value.missing_role == "rs_cadip_mti_read"
+        # roles known: refused before sending, for the search and for staging
+        bob.whoami()
+        sim.clear_requests()
+        for call in (lambda: protocol.search_files(params), lambda: protocol.stage({"name": "f"})):
+            with pytest.raises(AuthenticationError, match="needs the role RS_CADIP_MTI_"):
+                call()
+        assert sim.requests == []
+        # a key with v1-era roles only is let through (its roles name the station the v1 way)
+        alice = RsClient(sim.url, KEY, http_settings=FAST)
+        alice.whoami()
+        allowed = StationProtocolV1(alice.http, endpoints, label="X", role_scope=("cadip", "MTI"))
+        assert len(allowed.search_files(params)) > 0
