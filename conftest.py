@@ -30,13 +30,21 @@ _ISOLATED = (
     "RS_CORE_DISABLE_PLUGINS",
     "RS_CORE_TRACE_PLUGINS",
     "RS_CORE_NO_ENTRY_POINTS",
+    "RSPY_OAUTH2_COOKIE",
+    "RS_BEARER_TOKEN",
+    "RS_PROFILE",
+    "RS_DEADLINE",
 )
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     for name in _ISOLATED:
         monkeypatch.delenv(name, raising=False)
+    # no profile or stored login of the developer's own config directory
+    monkeypatch.setenv("RS_CONFIG_DIR", str(tmp_path_factory.mktemp("rs-config")))
     from rs_core.auth import clear_apikey_cache
 
     clear_apikey_cache()

@@ -192,6 +192,10 @@ def get_catalog(
             "apikey_check_url",
             "http_settings",
             "api_version",
+            "oauth2_cookie",
+            "bearer_token",
+            "profile",
+            "deadline",
         )
         if k in options
     }

@@ -221,7 +221,14 @@ class RequestRejectedError(HttpError):
 
 
 class AuthenticationError(HttpError):
-    """The API key is missing, wrong, or lacks the role for this operation (HTTP 401/403)."""
+    """The API key is missing, wrong, or lacks the role for this operation (HTTP 401/403).
+
+    ``auth_method`` says how the request authenticated ("API key", "session cookie", "bearer
+    token", "no credential"); ``missing_role`` names the role it lacked, when known.
+    """
+
+    auth_method: str | None = None
+    missing_role: str | None = None
 
 
 class NotFoundError(HttpError, LookupError):

@@ -5,10 +5,16 @@
   session (pystac-client): ``(connect, read)`` seconds.
 * Retries with exponential backoff and jitter on connection errors and on 429 (honouring
   ``Retry-After``), 502, 503, 504 - for idempotent methods only, never for a POST that creates.
-* The ``x-api-key`` header goes only to trusted origins (the configured RS-Server URLs): it is
-  added in :meth:`ApiKeySession.send`, which also runs for every redirect hop, so a redirect or
-  a ``next`` link to another host never carries it.
-* Errors become typed :mod:`rs_core.errors` naming method, URL, status and the server's detail.
+* The credential (API key, session cookie or bearer token, see :mod:`rs_core.credentials`)
+  goes only to trusted origins (the configured RS-Server URLs): it is added in
+  :meth:`ApiKeySession.send`, which also runs for every redirect hop, so a redirect or a
+  ``next`` link to another host never carries it. The session keeps no cookie jar: cookies
+  servers set are dropped, so none travels to another host either.
+* Every call has a total deadline (connect, every read of the body, retries and waits): a body
+  that trickles in cannot hold a call past it, and a ``Retry-After`` longer than what is left
+  is an immediate :class:`~rs_core.errors.RateLimitedError` carrying the server's wait.
+* Errors become typed :mod:`rs_core.errors` naming method, URL, status and the server's detail;
+  a 401/403 also names the authentication method used (never its value).
 * Requests are logged at DEBUG without headers; secret-looking query values are masked.
 
 >>> http = HttpClient(HttpSettings(timeout=5), api_key="k", trusted=["http://127.0.0.1:8000"])
@@ -19,23 +25,34 @@
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import json
 import logging
 import os
 import random
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from attrs import field, frozen
 from requests.adapters import HTTPAdapter
 
+from rs_core.credentials import (
+    APIKEY_HEADER,
+    AUTH_HEADERS,
+    ApiKeyCredential,
+    Credential,
+    SessionCookie,
+)
 from rs_core.errors import (
+    AuthenticationError,
     BadResponseError,
     HttpError,
+    RateLimitedError,
     RsConnectionError,
     RsTimeoutError,
     error_for_status,
@@ -49,11 +66,11 @@ __all__ = [
     "HttpSettings",
     "RedactingFilter",
     "Secret",
+    "missing_role_in",
     "origin_of",
     "server_detail",
 ]
 
-APIKEY_HEADER = "x-api-key"
 _PROXY_ENV = (
     *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
     *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
@@ -69,6 +86,9 @@ _SECRET_IN_TEXT = re.compile(
     r"([^&\s\"']+)",
     re.I,
 )
+
+_OAUTH_IN_TEXT = re.compile(r"([?&](?:code|session_code|state|execution|tab_id)=)([^&\s\"']+)")
+"""OAuth2 login parameters (the one-time code, the login session) in logged URLs."""
 
 
 class RedactingFilter(logging.Filter):
@@ -94,7 +114,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken record is the logging module's business
             return True
-        cleaned = _SECRET_IN_TEXT.sub(r"\1***", message)
+        cleaned = _OAUTH_IN_TEXT.sub(r"\1***", _SECRET_IN_TEXT.sub(r"\1***", message))
         for secret in list(self._secrets):
             cleaned = cleaned.replace(secret.reveal(), "***")
         if cleaned != message:
@@ -134,7 +154,8 @@ class HttpSettings:
     ``timeout`` is the read timeout (seconds to wait for the server's answer), ``connect_timeout``
     the time to open a connection. ``retries`` counts extra attempts after the first.
     ``verify`` is ``True``, ``False`` or the path of a CA bundle (``REQUESTS_CA_BUNDLE`` is
-    honoured when ``verify`` is ``True``).
+    honoured when ``verify`` is ``True``). ``deadline`` bounds a whole call: connecting, every
+    read of the answer, retries and their waits (default 300 s).
     """
 
     timeout: float = field(default=30.0, validator=_positive)
@@ -143,6 +164,7 @@ class HttpSettings:
     backoff_factor: float = field(default=0.5, validator=_non_negative)
     backoff_max: float = field(default=20.0, validator=_non_negative)
     retry_after_max: float = field(default=60.0, validator=_non_negative)
+    deadline: float = field(default=300.0, validator=_positive)
     verify: bool | str = field(default=True, validator=_verify)
     pool_size: int = 16
     user_agent: str = "rs-client"
@@ -205,23 +227,42 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-class ApiKeySession(requests.Session):
-    """A :class:`requests.Session` that adds the API key only for trusted origins.
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Keep no cookie a server sets: our own session cookie travels as a header, to trusted
+    origins only, and nothing in a jar can follow a redirect to another host."""
 
-    It also gives every request a timeout when the caller (e.g. pystac-client) sets none.
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+class ApiKeySession(requests.Session):
+    """A :class:`requests.Session` that adds the credential only for trusted origins.
+
+    ``credential`` is a :class:`~rs_core.credentials.Credential` (API key, session cookie,
+    bearer token), or a :class:`Secret` API key as before. It also gives every request a
+    timeout when the caller (e.g. pystac-client) sets none.
     """
 
-    def __init__(self, api_key: Secret | None, settings: HttpSettings) -> None:
+    def __init__(self, credential: Credential | Secret | None, settings: HttpSettings) -> None:
         super().__init__()
-        self._api_key = api_key
+        if isinstance(credential, Secret):
+            credential = ApiKeyCredential(credential.reveal())
+        self.credential: Credential | None = credential
         self._trusted: set[str] = set()
         self._default_timeout = settings.timeouts
         self.verify = settings.verify
         self.headers["User-Agent"] = settings.user_agent
+        self.cookies.set_policy(_NoCookies())
         self._environment_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         adapter = HTTPAdapter(pool_connections=settings.pool_size, pool_maxsize=settings.pool_size)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+
+    @property
+    def _api_key(self) -> Secret | None:
+        """The API key, when that is the credential (kept for callers of the seed's name)."""
+        cred = self.credential
+        return cred.secret if isinstance(cred, ApiKeyCredential) else None
 
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -283,24 +324,31 @@ class ApiKeySession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Send one prepared request (also called for each redirect hop).
 
-        Once sent, the request's key header is masked: the request stays reachable from the
-        response (``response.request``) and from errors (``err.response``, requests'
-        ``err.request``), whose ``repr`` must not show the key.
+        Credential headers are removed from every request, then the credential is added when
+        the request's origin is trusted. Once sent, its header is masked: the request stays
+        reachable from the response (``response.request``) and from errors (``err.response``,
+        requests' ``err.request``), whose ``repr`` must not show it.
         """
-        request.headers.pop(APIKEY_HEADER, None)
-        if self._api_key is not None and request.url and self.is_trusted(request.url):
-            request.headers[APIKEY_HEADER] = self._api_key.reveal()
+        headers = request.headers
+        for name in AUTH_HEADERS:
+            headers.pop(name, None)
+        cred = self.credential
+        applied = cred is not None and request.url is not None and self.is_trusted(request.url)
+        if applied:
+            assert cred is not None
+            cred.apply(headers)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._default_timeout
         try:
             return super().send(request, **kwargs)
         finally:
-            if APIKEY_HEADER in request.headers:
-                request.headers[APIKEY_HEADER] = "***"
+            if applied:
+                assert cred is not None
+                headers[cred.header] = "***"
 
     def __repr__(self) -> str:
-        key = "set" if self._api_key else "none"
-        return f"<ApiKeySession trusted={sorted(self._trusted)} key={key}>"
+        method = self.credential.method if self.credential is not None else "none"
+        return f"<ApiKeySession trusted={sorted(self._trusted)} auth={method}>"
 
 
 def server_detail(response: requests.Response) -> Any:
@@ -351,35 +399,160 @@ def _retry_after(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class _DeadlineExceeded(Exception):
+    """The call's deadline passed while its answer was still arriving."""
+
+
+_BODY_CHUNK = 256 * 1024
+
+
+def _socket_of(response: requests.Response) -> Any:
+    """The socket a streamed response reads from, or None (then only read timeouts bound)."""
+    connection = getattr(response.raw, "connection", None)
+    return getattr(connection, "sock", None)
+
+
+def _read_body(response: requests.Response, end: float, read_timeout: float) -> None:
+    """Read a streamed response's whole body, never past ``end`` (a ``time.monotonic()``).
+
+    Each socket read waits at most the read timeout and at most what is left of the deadline,
+    so a body that trickles in a byte at a time still ends in time.
+    """
+    raw = response.raw
+    sock = _socket_of(response)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _DeadlineExceeded
+            if sock is not None:
+                sock.settimeout(min(read_timeout, left))
+            chunk = raw.read1(_BODY_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as err:
+        response.close()
+        if end - time.monotonic() <= 0.01:
+            raise _DeadlineExceeded from err
+        raise requests.exceptions.ReadTimeout(err, request=response.request) from err
+    except urllib3.exceptions.DecodeError as err:
+        response.close()
+        raise requests.exceptions.ContentDecodingError(err, request=response.request) from err
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, OSError) as err:
+        response.close()
+        raise requests.exceptions.ChunkedEncodingError(err, request=response.request) from err
+    except _DeadlineExceeded:
+        response.close()
+        raise
+    response._content = b"".join(chunks)  # what requests itself does for stream=False
+    response._content_consumed = True  # type: ignore[attr-defined]
+    raw.release_conn()
+
+
+_MISSING_ROLE = re.compile(r"\bMissing (\w+) authorization role", re.I)
+_V1_ROLE = re.compile(r"right role to (read|download) from the '(\w+)' station", re.I)
+_SESSION_REFUSED = (
+    "without a valid api key or oauth2 session cookie",
+    "not found in keycloak",
+    "is disabled from keycloak",
+    "not authenticated",
+)
+
+
+def missing_role_in(detail: Any) -> str | None:
+    """The role a server's 401/403 detail says is missing, if it names one.
+
+    >>> missing_role_in("Missing RS_CADIP_MTI_READ authorization role")
+    'RS_CADIP_MTI_READ'
+    >>> missing_role_in("Authorization key does not include the right role to read from the "
+    ...                 "'cadip_mti' station")
+    'rs_cadip_mti_read'
+    """
+    text = str(detail or "")
+    found = _MISSING_ROLE.search(text)
+    if found:
+        return found.group(1)
+    found = _V1_ROLE.search(text)
+    if found:
+        return f"rs_{found.group(2).lower()}_{found.group(1).lower()}"
+    return None
+
+
+def _auth_error(
+    err: HttpError, credential: Credential | None, role: str | None
+) -> AuthenticationError:
+    """Explain a 401/403: which method was used, what the server said, what is missing."""
+    method = credential.method if credential is not None else "no credential"
+    missing = missing_role_in(err.detail) or role
+    parts = [f"{err.message}: the server refused the request (sent: {method})"]
+    detail = str(err.detail or "").lower()
+    if isinstance(credential, SessionCookie) and any(p in detail for p in _SESSION_REFUSED):
+        parts.append(
+            "the session cookie is no longer valid (expired, logged out, or signed for another "
+            "server): sign in again (rs login)"
+        )
+    elif credential is None:
+        parts.append("give an API key, a session cookie or a bearer token")
+    if missing:
+        parts.append(f"this call needs the role {missing}")
+    auth = AuthenticationError(
+        "; ".join(parts),
+        method=err.method,
+        url=err.url,
+        status=err.status,
+        detail=err.detail,
+        response=err.response,
+    )
+    auth.auth_method = method
+    auth.missing_role = missing
+    return auth
+
+
 class HttpClient:
-    """Send requests with timeouts, retries, the API key where it belongs, and typed errors.
+    """Send requests with timeouts, a deadline, retries, the credential where it belongs, and
+    typed errors.
 
     >>> http = HttpClient(HttpSettings(), api_key=None)
     >>> http.request("GET", "http://127.0.0.1:9/nothing")     # doctest: +SKIP
     Traceback (most recent call last):
     rs_core.errors.RsConnectionError: Cannot reach the server (GET http://127.0.0.1:9/nothing)
+
+    ``credential`` (a :class:`~rs_core.credentials.Credential`) replaces ``api_key``.
+    ``role_check``, when set, is called with the role a request needs (``role=``) before it is
+    sent, and raises :class:`~rs_core.errors.AuthenticationError` naming a missing role.
     """
 
     def __init__(
         self,
         settings: HttpSettings,
-        api_key: str | Secret | None,
+        api_key: str | Secret | None = None,
         *,
         trusted: Iterable[str] = (),
         logger: logging.Logger | None = None,
+        credential: Credential | None = None,
     ) -> None:
         self.settings = settings
-        secret = Secret(api_key) if isinstance(api_key, str) else api_key
-        if secret is not None:
-            _REDACTOR.add_secret(secret)
-        self.session = ApiKeySession(secret, settings)
+        if credential is None and api_key:
+            key = api_key.reveal() if isinstance(api_key, Secret) else api_key
+            credential = ApiKeyCredential(key)
+        if credential is not None:
+            _REDACTOR.add_secret(credential.secret)
+        self.session = ApiKeySession(credential, settings)
         self.logger = logger or logging.getLogger("rs_core.http")
         self._sleep = time.sleep
+        self.role_check: Callable[[str], None] | None = None
         for url in trusted:
             self.session.trust(url)
 
+    @property
+    def credential(self) -> Credential | None:
+        """How requests to trusted origins authenticate (``None``: they do not)."""
+        return self.session.credential
+
     def trust(self, url: str) -> None:
-        """Send the API key to ``url``'s origin."""
+        """Send the credential to ``url``'s origin."""
         self.session.trust(url)
 
     def close(self) -> None:
@@ -407,17 +580,24 @@ class HttpClient:
         retry_on: Iterable[int] | None = None,
         ok: Iterable[int] = (),
         what: str = "Request failed",
+        deadline: float | None = None,
+        role: str | None = None,
     ) -> requests.Response:
         """Send one request and return the response, or raise a typed :class:`RsError`.
 
         ``timeout`` (read seconds, or a ``(connect, read)`` pair) overrides the settings.
-        ``retry`` forces retries on or off; by default only idempotent methods retry.
-        ``retry_on`` replaces the statuses that are retried (default 429, 502, 503, 504);
-        connection errors are retried whenever retries are on.
+        ``deadline`` (seconds) bounds the whole call, retries and waits included (default
+        the settings' ``deadline``). ``retry`` forces retries on or off; by default only
+        idempotent methods retry. ``retry_on`` replaces the statuses that are retried (default
+        429, 502, 503, 504); connection errors are retried whenever retries are on.
         ``ok`` lists extra statuses returned instead of raised (e.g. 404 for "exists?").
         ``what`` starts the error message ("Search failed", "Staging refused"...).
+        ``role`` is the role the call needs (see :mod:`rs_core.roles`): checked before sending
+        when the caller's roles are known, and named in the error of a 401/403.
         """
         method = method.upper()
+        if role is not None and self.role_check is not None:
+            self.role_check(role)
         may_retry = (method in IDEMPOTENT) if retry is None else retry
         if timeout is None:
             timeouts = self.settings.timeouts
@@ -425,12 +605,27 @@ class HttpClient:
             timeouts = timeout
         else:
             timeouts = (min(self.settings.connect_timeout, float(timeout)), float(timeout))
+        budget = self.settings.deadline if deadline is None else float(deadline)
+        end = time.monotonic() + budget
         attempts = 1 + (self.settings.retries if may_retry else 0)
         accepted = set(ok)
         retry_statuses = RETRY_STATUSES if retry_on is None else frozenset(retry_on)
+
+        def out_of_time(attempt: int, cause: str) -> RsTimeoutError:
+            return RsTimeoutError(
+                f"{what}: {cause} within the {budget:g} s deadline of the call "
+                f"({attempt} attempt(s))",
+                method=method,
+                url=url,
+            )
+
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            left = end - time.monotonic()
+            if left <= 0:
+                raise out_of_time(attempt, "no answer")
             started = time.perf_counter()
+            bounded = (min(timeouts[0], left), min(timeouts[1], left))
             try:
                 response = self.session.request(
                     method,
@@ -439,8 +634,12 @@ class HttpClient:
                     json=json_body,
                     data=data,
                     headers=dict(headers) if headers else None,
-                    timeout=timeouts,
+                    timeout=bounded,
+                    stream=True,
                 )
+                _read_body(response, end, timeouts[1])
+            except _DeadlineExceeded as err:
+                raise out_of_time(attempt + 1, "the answer did not arrive in full") from err
             except requests.exceptions.SSLError as err:
                 verify = self.settings.verify
                 if "CERTIFICATE_VERIFY_FAILED" in str(err):
@@ -456,6 +655,8 @@ class HttpClient:
                     f"{what}: {reason} ({type(err).__name__})", method=method, url=url
                 ) from err
             except requests.exceptions.ReadTimeout as err:
+                if end - time.monotonic() <= 0.01 and bounded[1] < timeouts[1]:
+                    raise out_of_time(attempt + 1, "no answer") from err
                 raise RsTimeoutError(
                     f"{what}: no answer within the {timeouts[1]:g} s read timeout",
                     method=method,
@@ -467,8 +668,12 @@ class HttpClient:
                 requests.exceptions.ContentDecodingError,
             ) as err:
                 timed_out = isinstance(err, requests.exceptions.ConnectTimeout)
+                if timed_out and bounded[0] < timeouts[0] and end - time.monotonic() <= 0.01:
+                    raise out_of_time(attempt + 1, "no connection") from err
                 if not last:
                     delay = self._backoff(attempt)
+                    if delay >= end - time.monotonic():
+                        raise out_of_time(attempt + 1, "no answer") from err
                     self.logger.debug(
                         "%s %s failed (%s); retry %d/%d in %.2f s",
                         method,
@@ -513,6 +718,28 @@ class HttpClient:
                     if hint is not None
                     else self._backoff(attempt)
                 )
+                left = end - time.monotonic()
+                if delay >= left:
+                    refusal = error_for_status(
+                        status,
+                        (
+                            f"{what}: the server asks to wait {hint:g} s"
+                            if hint is not None
+                            else f"{what}: the next retry would wait {delay:.2g} s"
+                        )
+                        + f", more than the {max(left, 0):.2g} s left of the call's "
+                        f"{budget:g} s deadline",
+                        method=method,
+                        url=url,
+                        detail=server_detail(response),
+                        response=response,
+                        retry_after=hint,
+                    )
+                    if hint is not None and not isinstance(refusal, RateLimitedError):
+                        limited = refusal.recast(RateLimitedError)
+                        limited.retry_after = hint
+                        raise limited
+                    raise refusal
                 self.logger.debug(
                     "%s %s -> %d; retry %d/%d in %.2f s",
                     method,
@@ -525,7 +752,7 @@ class HttpClient:
                 response.close()
                 self._sleep(delay)
                 continue
-            raise error_for_status(
+            error = error_for_status(
                 status,
                 what,
                 method=method,
@@ -534,6 +761,9 @@ class HttpClient:
                 response=response,
                 retry_after=_retry_after(response),
             )
+            if status in (401, 403):
+                raise _auth_error(error, self.credential, role)
+            raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
     def request_json(self, method: str, url: str, **kwargs: Any) -> Any:

@@ -57,6 +57,7 @@ from rs_core.dates import WIRE_FORMAT, check_interval, parse_datetime, to_wire
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import BadResponseError, HttpError, InvalidInputError, StagingError
 from rs_core.http import HttpClient, _retry_after, decode_json, require
+from rs_core.roles import station_role
 from rs_core.staging import StagingStatus
 
 __all__ = [
@@ -489,13 +490,29 @@ class StationProtocolV1:
 
     ``label`` names the station in messages (``"ADGS"``, ``"CADIP MTI"``...).
     Client methods validate their inputs, then delegate here; an RS-Server v2 protocol can
-    later sit behind the same client methods.
+    later sit behind the same client methods. ``role_scope`` (``("cadip", "MTI")``,
+    ``("adgs", None)``) names the service and station for the roles the calls need
+    (:func:`rs_core.roles.station_role`: read to search, download to stage), so a missing role
+    is named, and refused before sending once the caller's roles are known.
     """
 
-    def __init__(self, http: HttpClient, endpoints: StationEndpoints, *, label: str) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        endpoints: StationEndpoints,
+        *,
+        label: str,
+        role_scope: tuple[str, str | None] | None = None,
+    ) -> None:
         self.http = http
         self.endpoints = endpoints
         self.label = label
+        self.role_scope = role_scope
+
+    def _role(self, access: str) -> str | None:
+        if self.role_scope is None:
+            return None
+        return station_role(self.role_scope[0], self.role_scope[1], access)
 
     def search_files(
         self, params: Mapping[str, str], *, timeout: float | None = None
@@ -508,7 +525,9 @@ class StationProtocolV1:
         self, url: str, params: Mapping[str, str], *, timeout: float | None, what: str
     ) -> StationItemCollection:
         """``GET`` ``url`` and read a FeatureCollection answer."""
-        response = self.http.request("GET", url, params=params, timeout=timeout, what=what)
+        response = self.http.request(
+            "GET", url, params=params, timeout=timeout, what=what, role=self._role("read")
+        )
         body = decode_json(response, what=what)
         return feature_collection_to_items(body, response, what=what, asset_href=self.staging_href)
 
@@ -537,6 +556,7 @@ class StationProtocolV1:
                     timeout=timeout,
                     retry_on=STAGING_RETRY_ON,
                     what=what,
+                    role=self._role("download"),
                 )
                 break
             except HttpError as err:
@@ -589,7 +609,12 @@ class StationProtocolV1:
         """The status object of ``name``; 404 is a :class:`~rs_core.NotFoundError`."""
         what = f"{self.label} staging status of {name!r} failed"
         response = self.http.request(
-            "GET", self.endpoints.status, params={"name": name}, timeout=timeout, what=what
+            "GET",
+            self.endpoints.status,
+            params={"name": name},
+            timeout=timeout,
+            what=what,
+            role=self._role("download"),
         )
         body = decode_json(response, what=what)
         return parse_staging_status(body, response, name=name, what=what)

@@ -59,6 +59,7 @@ from rs_core.errors import (
     UnsupportedOperationError,
 )
 from rs_core.http import RETRY_STATUSES, HttpClient, decode_json, require
+from rs_core.roles import staging_role
 from rs_core.rsserver_v1 import (
     StationItemCollection,
     normalise_feature,
@@ -913,6 +914,7 @@ class StationProtocolV2:
                     timeout=timeout,
                     retry=False,
                     what=what,
+                    role=staging_role("execute"),
                 )
             except HttpError as err:
                 if err.status not in (429, 503) or attempt == retries:
@@ -931,7 +933,10 @@ class StationProtocolV2:
     def _job_request(
         self, method: str, job_id: str, what: str, timeout: float | None
     ) -> StagingJob:
-        response = self.http.request(method, self.job_href(job_id), timeout=timeout, what=what)
+        role = staging_role("dismiss" if method == "DELETE" else "read")
+        response = self.http.request(
+            method, self.job_href(job_id), timeout=timeout, what=what, role=role
+        )
         return self._store_job(response, job_id, what)
 
     def _store_job(self, response: requests.Response, job_id: str, what: str) -> StagingJob:
@@ -1008,7 +1013,14 @@ class StationProtocolV2:
         for attempt in range(retries + 1):
             hint: float | None = None
             try:
-                response = self.http.request("DELETE", url, timeout=timeout, retry=False, what=what)
+                response = self.http.request(
+                    "DELETE",
+                    url,
+                    timeout=timeout,
+                    retry=False,
+                    what=what,
+                    role=staging_role("dismiss"),
+                )
             except NotFoundError:
                 if lost is None:
                     raise

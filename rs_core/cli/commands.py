@@ -96,8 +96,6 @@ def configure(add: Add) -> None:
     p.add_argument("station", help="station kind, id or kind:station")
     p.add_argument("files", nargs="+", metavar="FILE")
 
-    add("whoami", "roles and login behind the API key", cmd_whoami)
-
     from rs_core.cli import catalog_cmd
 
     catalog_cmd.configure(add)
@@ -365,25 +363,6 @@ def cmd_status(args: argparse.Namespace, make_client: MakeClient) -> int:
         failed = failed or info.status.value == "FAILED"
     emit_records(rows, ["name", "status", "message"], args.output)
     return 1 if failed else 0
-
-
-def cmd_whoami(args: argparse.Namespace, make_client: MakeClient) -> int:
-    """``rs whoami``: login, owner and roles of the API key."""
-    client = make_client()
-    info = client.apikey_info()
-    data = {
-        "href": client.rs_server_href or "(local mode)",
-        "user_login": info.user_login or "(local mode: no API key)",
-        "owner_id": client.owner_id,
-        "iam_roles": list(info.iam_roles),
-    }
-    if args.output == "table":
-        for key, value in data.items():
-            shown = ", ".join(value) if isinstance(value, list) else value
-            print(f"{key:<11} {shown}")
-    else:
-        print(json.dumps(data, indent=2 if args.output == "json" else None))
-    return 0
 
 
 def cmd_simulate(args: argparse.Namespace, make_client: MakeClient) -> int:

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rs_core.cli import commands
+from rs_core.cli import auth_cmd, commands
 
 if TYPE_CHECKING:
     from rs_core.client import RsClient
@@ -62,7 +62,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument(
         "--timeout",
         type=float,
-        default=default(float(os.environ.get("RS_TIMEOUT", "30"))),
+        default=default(None),
         help="read timeout per request, seconds (env RS_TIMEOUT; default 30)",
     )
     group.add_argument(
@@ -70,9 +70,14 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         dest="api_version",
         choices=("v1", "v2", "auto"),
         type=str.lower,
-        default=default(os.environ.get("RS_API_VERSION", "").strip().lower() or "auto"),
+        default=default(None),
         help="RS-Server generation of the stations: v1, v2 or auto (probe once; "
         "env RS_API_VERSION; default auto)",
+    )
+    group.add_argument(
+        "--profile",
+        default=default(None),
+        help="a profile of config.toml (env RS_PROFILE; see 'Signing in' in the docs)",
     )
     group.add_argument(
         "-o",
@@ -108,6 +113,7 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
         return p
 
     commands.configure(add)
+    auth_cmd.configure(add)
     for command in plugin_commands:
         p = add(command.name, command.help, command.run)
         command.configure(p)
@@ -115,7 +121,7 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
 
 
 def _plugin_commands(argv: Sequence[str]) -> list[Any]:
-    builtin = commands.BUILTIN
+    builtin = commands.BUILTIN | auth_cmd.COMMANDS
     first = next((a for a in argv if not a.startswith("-")), None)
     if first in builtin:  # a built-in command needs no discovery
         return []
@@ -172,7 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rs_core.client import RsClient
 
         return RsClient(
-            args.href, args.api_key, args.owner, timeout=args.timeout, api_version=args.api_version
+            args.href,
+            args.api_key,
+            args.owner,
+            timeout=args.timeout,
+            api_version=args.api_version,
+            profile=args.profile,
         )
 
     try:

@@ -46,8 +46,8 @@ def configure(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="show/forget: entry ids or file names (list: a file name pattern, * and ?)",
     )
     p.add_argument("--ledger", help="ledger file (default: env RS_LEDGER, else the state dir)")
-    p.add_argument("--station", help="only this station id (e.g. MTI, AUXIP)")
-    p.add_argument("--kind", help="only this station kind (e.g. cadip)")
+    p.add_argument("--station", help="only this station id (as `rs stations` lists them)")
+    p.add_argument("--kind", help="only this station kind (as `rs plugins` lists them)")
     p.add_argument("--state", help="only this state (PENDING, IN_PROGRESS, DONE, FAILED...)")
     p.add_argument("--open", action="store_true", help="only requests still in flight")
     p.add_argument("--limit", type=int, default=50, help="list: at most N entries (default 50)")

@@ -31,7 +31,7 @@ def test_href_is_normalised_and_cluster_mode_needs_a_key(monkeypatch: pytest.Mon
     client = RsClient("http://host:8000///", "key", "me")
     assert client.rs_server_href == "http://host:8000"
     assert not client.local_mode
-    with pytest.raises(rs_core.ConfigurationError, match="API key is required"):
+    with pytest.raises(rs_core.ConfigurationError, match="credential is required"):
         RsClient("http://host:8000", None, "me")
     monkeypatch.setenv("RSPY_APIKEY", "from-env")
     assert RsClient("http://host:8000", owner_id="me").rs_server_api_key == "from-env"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from rs_core.credentials import ApiKeyCredential, BearerToken, Credential, SessionCookie
 from rs_core.errors import (
     AuthenticationError,
     BadResponseError,
@@ -20,6 +23,7 @@ from rs_core.errors import (
 )
 from rs_core.http import APIKEY_HEADER, HttpClient, HttpSettings
 from rs_core.testing.simulator import Fault, RsServerSimulator
+from rs_core.testing.simulator.messages import Response
 
 KEY = "s3cr3t-api-key-value"
 
@@ -221,3 +225,186 @@ def test_settings_are_validated() -> None:
         HttpSettings(timeout=0)
     with pytest.raises(ValueError, match="retries"):
         HttpSettings(retries=-1)
+
+
+# -- credentials: session cookie and bearer token -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("credential", "header", "sent"),
+    [
+        (SessionCookie("c00kie-value"), "Cookie", "session=c00kie-value"),
+        (BearerToken("t0ken-value"), "Authorization", "Bearer t0ken-value"),
+        (ApiKeyCredential(KEY), APIKEY_HEADER, KEY),
+    ],
+    ids=["cookie", "bearer", "api-key"],
+)
+def test_each_credential_goes_to_trusted_origins_only(
+    sim: RsServerSimulator,
+    other_host: RsServerSimulator,
+    credential: Credential,
+    header: str,
+    sent: str,
+) -> None:
+    http = HttpClient(fast(), credential=credential, trusted=[sim.url])
+    sim.add_fault(
+        Fault(path="/health", kind="redirect", location=f"{other_host.url}/health", times=1)
+    )
+    http.request("GET", f"{sim.url}/health")  # redirected to the other host
+    http.request("GET", f"{other_host.url}/health")  # a `next` link on another host
+    assert sim.requests[-1].headers.get(header) == sent
+    assert len(other_host.requests) == 2
+    for request in other_host.requests:
+        assert not {h.lower() for h in request.headers} & {"cookie", "authorization", "x-api-key"}
+    assert sent not in repr(http) and credential.secret.reveal() not in repr(credential)
+
+
+def test_cookies_servers_set_are_not_kept_or_forwarded(
+    sim: RsServerSimulator, other_host: RsServerSimulator
+) -> None:
+    sim.add_route(
+        "GET",
+        "/set-cookie",
+        lambda request, match: Response(
+            302,
+            b"",
+            "",
+            (("location", f"{other_host.url}/health"), ("set-cookie", "tracker=abc; Path=/")),
+        ),
+        auth=False,
+    )
+    http = HttpClient(fast(), credential=SessionCookie("mine"), trusted=[sim.url])
+    http.request("GET", f"{sim.url}/set-cookie")
+    http.request("GET", f"{sim.url}/health")
+    assert "cookie" not in {h.lower() for h in other_host.requests[-1].headers}
+    assert sim.requests[-1].headers.get("Cookie") == "session=mine"  # not "tracker=abc"
+    assert len(http.session.cookies) == 0
+
+
+def test_refused_cookie_says_the_method_and_that_the_session_expired(
+    sim: RsServerSimulator,
+) -> None:
+    detail = "Error connecting to '/x' without a valid API key or OAuth2 session cookie."
+    sim.add_fault(Fault(path="/health", kind="status", status=401, body={"detail": detail}))
+    http = HttpClient(fast(), credential=SessionCookie("stale"), trusted=[sim.url])
+    with pytest.raises(AuthenticationError) as raised:
+        http.get_json(f"{sim.url}/health")
+    err = raised.value
+    assert err.auth_method == "session cookie" and err.status == 401
+    assert "sent: session cookie" in str(err) and "no longer valid" in str(err)
+    assert "without a valid API key" in str(err)  # the server's own answer
+    assert "stale" not in str(err) and "stale" not in repr(err)
+
+
+def test_missing_role_in_the_server_answer_is_named(sim: RsServerSimulator) -> None:
+    detail = "Missing RS_PROCESSES_STAGING_EXECUTE authorization role"
+    sim.add_fault(Fault(path="/health", kind="status", status=401, body={"detail": detail}))
+    with pytest.raises(AuthenticationError) as raised:
+        client_for(sim).get_json(f"{sim.url}/health")
+    assert raised.value.missing_role == "RS_PROCESSES_STAGING_EXECUTE"
+    assert raised.value.auth_method == "API key"
+    assert "needs the role RS_PROCESSES_STAGING_EXECUTE" in str(raised.value)
+
+
+def test_no_credential_is_said_so(sim: RsServerSimulator) -> None:
+    sim.add_fault(Fault(path="/health", kind="status", status=403, body={"detail": "no"}))
+    with pytest.raises(AuthenticationError, match="sent: no credential"):
+        HttpClient(fast()).get_json(f"{sim.url}/health")
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "a b", "x;y"])
+def test_bad_cookie_values_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="session cookie"):
+        SessionCookie(bad)
+
+
+# -- the deadline of a whole call -----------------------------------------------------------
+
+
+class TrickleServer:
+    """Answers every request with a 200 whose body arrives one byte per ``pause`` seconds."""
+
+    def __init__(self, size: int = 200, pause: float = 0.05) -> None:
+        self.size, self.pause = size, pause
+        self.sent = 0
+        self._stop = threading.Event()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(4)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self._sock.accept()
+        with conn:
+            conn.recv(65536)
+            head = (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {self.size}\r\n\r\n"
+            )
+            conn.sendall(head.encode())
+            for _ in range(self.size):
+                if self._stop.wait(self.pause):
+                    return
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+                self.sent += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+
+def test_a_trickling_body_cannot_outlast_the_deadline() -> None:
+    server = TrickleServer(size=400, pause=0.05)  # 20 s to send it all, each read < 1 s
+    try:
+        http = HttpClient(fast(timeout=5.0, deadline=0.6))
+        with pytest.raises(
+            RsTimeoutError, match=r"did not arrive in full within the 0\.6 s deadline"
+        ):
+            http.get_json(f"{server.url}/slow")
+        assert 0 < server.sent < server.size  # it was still trickling when the call gave up
+    finally:
+        server.close()
+
+
+def test_a_hung_server_is_bounded_by_the_deadline_not_the_read_timeout(
+    sim: RsServerSimulator,
+) -> None:
+    sim.add_fault(Fault(path="/health", kind="hang", delay=30))
+    with pytest.raises(RsTimeoutError, match=r"within the 0\.5 s deadline"):
+        client_for(sim, timeout=20.0).get_json(f"{sim.url}/health", deadline=0.5)
+    assert len(sim.requests) == 1
+
+
+def test_retry_after_longer_than_what_is_left_fails_at_once(sim: RsServerSimulator) -> None:
+    sim.add_fault(Fault(path="/health", kind="rate_limit", retry_after=40))
+    with pytest.raises(RateLimitedError, match="asks to wait 40 s") as raised:
+        client_for(sim, deadline=5.0).get_json(f"{sim.url}/health")
+    assert raised.value.retry_after == 40
+    assert len(sim.requests) == 1  # no wait, no second request
+
+
+def test_503_with_a_long_retry_after_is_rate_limited_too(sim: RsServerSimulator) -> None:
+    sim.add_fault(Fault(path="/health", kind="status", status=503, retry_after=30))
+    with pytest.raises(RateLimitedError) as raised:
+        client_for(sim, deadline=5.0).get_json(f"{sim.url}/health")
+    assert raised.value.retry_after == 30 and raised.value.status == 503
+
+
+def test_retries_stop_at_the_deadline(sim: RsServerSimulator) -> None:
+    sim.add_fault(Fault(path="/health", kind="status", status=503))
+    http = client_for(sim, retries=50, backoff_factor=0.2, backoff_max=0.2, deadline=0.5)
+    with pytest.raises((RsTimeoutError, ServerError)) as raised:
+        http.get_json(f"{sim.url}/health")
+    assert "deadline" in str(raised.value)
+    assert 1 <= len(sim.requests) < 10
+
+
+def test_deadline_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="deadline"):
+        HttpSettings(deadline=0)

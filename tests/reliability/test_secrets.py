@@ -1,4 +1,5 @@
-"""Secret hygiene: the API key never shows anywhere but in the header to the configured server.
+"""Secret hygiene: the API key, the session cookie, the bearer token and the stored login never
+show anywhere but in the header to the configured server.
 
 Everything captured is grepped for the key: every log record at DEBUG (root logger, urllib3,
 pystac_client, rs_core...), every exception's ``str``/``repr``/``args`` along its ``__cause__``
@@ -28,19 +29,29 @@ from rs_core.errors import RsError
 from rs_core.http import APIKEY_HEADER, Secret
 from rs_core.testing.kit.catalog import make_collection, make_item
 from rs_core.testing.simulator import ApiKey, Fault, RsServerSimulator
+from rs_core.testing.simulator.auth import OAuth2Provider, SessionSigner
 
 LEAKS: list[str] = []
+TOKEN = "rel-bearer-t0ken-3e5a7c9b1d"
+PROVIDER = OAuth2Provider(SessionSigner("rel-cookie-secret"))
+PROVIDER.tokens[TOKEN] = PROVIDER.add_user(
+    USER, "rel-password-1f2e", ApiKey.full_access(USER).iam_roles
+)
+COOKIE = PROVIDER.cookie_for(USER)
+SECRETS = (API_KEY, COOKIE, TOKEN, COOKIE.split(".")[-1])  # the cookie's signature alone too
+CREDENTIAL_HEADERS = {"x-api-key", "cookie", "authorization"}
 
 
 def _scan(where: str, text: str) -> None:
-    if API_KEY in text:
-        LEAKS.append(f"{where}: ...{text[max(0, text.find(API_KEY) - 80) :][:160]}...")
+    for secret in SECRETS:
+        if secret in text:
+            LEAKS.append(f"{where}: ...{text[max(0, text.find(secret) - 80) :][:160]}...")
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[RsServerSimulator]:
     with RsServerSimulator(
-        api_keys={API_KEY: ApiKey.full_access(USER)}, staging_duration=0.05
+        api_keys={API_KEY: ApiKey.full_access(USER)}, staging_duration=0.05, oauth2=PROVIDER
     ) as server:
         yield server
 
@@ -147,8 +158,12 @@ def _scan_error(where: str, err: BaseException) -> None:
 # -- scenarios -----------------------------------------------------------------------------
 
 
-def _errors_and_results(sim: RsServerSimulator) -> tuple[list[object], list[BaseException]]:
-    """Run every operation, successful and failing; return the results and the errors."""
+def _errors_and_results(
+    sim: RsServerSimulator, **credential: str
+) -> tuple[list[object], list[BaseException]]:
+    """Run every operation, successful and failing; return the results and the errors.
+
+    ``credential`` is ``oauth2_cookie=`` or ``bearer_token=`` (default: the API key)."""
     results: list[object] = []
     errors: list[BaseException] = []
 
@@ -158,7 +173,7 @@ def _errors_and_results(sim: RsServerSimulator) -> tuple[list[object], list[Base
         except RsError as err:
             errors.append(err)
 
-    rs = RsClient(sim.url, API_KEY, http_settings=FAST)
+    rs = RsClient(sim.url, None if credential else API_KEY, http_settings=FAST, **credential)
     auxip, cadip = rs.get_auxip_client(), rs.get_cadip_client("CADIP")
     catalog = rs.get_stac_client()
     results += [rs, auxip, cadip, catalog, rs.http, rs.http.settings, rs.http.session]
@@ -198,7 +213,13 @@ def _errors_and_results(sim: RsServerSimulator) -> tuple[list[object], list[Base
     attempt(lambda: RsClient(sim.url, "wrong-key").apikey_info())
     attempt(
         lambda: (
-            RsClient(sim.url, API_KEY, http_settings=FAST, verify="/nonexistent/ca.pem")
+            RsClient(
+                sim.url,
+                None if credential else API_KEY,
+                http_settings=FAST,
+                verify="/nonexistent/ca.pem",
+                **credential,
+            )
             .get_auxip_client()
             .search_stations("2016-01-01", "2030-01-01")
         )
@@ -207,10 +228,15 @@ def _errors_and_results(sim: RsServerSimulator) -> tuple[list[object], list[Base
     return results, errors
 
 
+@pytest.mark.parametrize(
+    "credential",
+    [{}, {"oauth2_cookie": COOKIE}, {"bearer_token": TOKEN}],
+    ids=["api-key", "cookie", "bearer"],
+)
 def test_key_never_in_logs_errors_or_reprs(
-    sim: RsServerSimulator, clean: None, all_logs: _Everything
+    sim: RsServerSimulator, clean: None, all_logs: _Everything, credential: dict[str, str]
 ) -> None:
-    results, errors = _errors_and_results(sim)
+    results, errors = _errors_and_results(sim, **credential)
     assert len(errors) >= 14, [type(e).__name__ for e in errors]
     assert any(" urllib3." in line for line in all_logs.lines), "urllib3 DEBUG logs expected"
     for line in all_logs.lines:
@@ -220,30 +246,53 @@ def test_key_never_in_logs_errors_or_reprs(
     objects = sum(_scan_object(f"result {type(r).__name__}", r) for r in results)
     assert objects > 500, "the walk must reach the clients' insides"
     assert not LEAKS, "\n".join(LEAKS)
-    # the key did travel, in the header, to the configured server
-    sent = [r.headers.get(APIKEY_HEADER) for r in sim.requests]
-    assert sent.count(API_KEY) >= 30 and set(sent) <= {API_KEY, "wrong-key"}
+    # the credential did travel, in its header, to the configured server (and nothing else)
+    header, value = (
+        ("cookie", f"session={COOKIE}")
+        if "oauth2_cookie" in credential
+        else ("authorization", f"Bearer {TOKEN}")
+        if credential
+        else (APIKEY_HEADER, API_KEY)
+    )
+    sent = [r.headers.get(header) for r in sim.requests]
+    assert sent.count(value) >= 30
+    if not credential:
+        assert set(sent) <= {API_KEY, "wrong-key"}
+    else:
+        assert not any(r.headers.get(APIKEY_HEADER) for r in sim.requests if r.headers.get(header))
 
 
 def _no_key_at(other_host: RsServerSimulator, expected_requests: int) -> None:
     assert len(other_host.requests) >= expected_requests, "the other host was not reached"
     for request in other_host.requests:
-        assert APIKEY_HEADER not in request.headers, f"key sent to {request.path}"
-        assert API_KEY not in request.raw_path + request.raw_query
-        assert API_KEY.encode() not in request.body
+        sent = {name.lower() for name in request.headers} & CREDENTIAL_HEADERS
+        assert not sent, f"{sent} sent to {request.path}"
+        for secret in SECRETS:
+            assert secret not in request.raw_path + request.raw_query
+            assert secret.encode() not in request.body
 
 
+@pytest.mark.parametrize(
+    "credential",
+    [{}, {"oauth2_cookie": COOKIE}, {"bearer_token": TOKEN}],
+    ids=["api-key", "cookie", "bearer"],
+)
 def test_key_never_sent_to_another_host(
-    sim: RsServerSimulator, other_host: RsServerSimulator, clean: None
+    sim: RsServerSimulator,
+    other_host: RsServerSimulator,
+    clean: None,
+    credential: dict[str, str],
 ) -> None:
-    rs = RsClient(sim.url, API_KEY, http_settings=FAST)
+    rs = RsClient(sim.url, None if credential else API_KEY, http_settings=FAST, **credential)
     auxip, catalog = rs.get_auxip_client(), rs.get_stac_client()
-    catalog.add_collection(make_collection("hosts"))
+    name = "hosts_" + "".join(credential)[:6]
+    catalog.add_collection(make_collection(name))
     # 1. redirects of a station search, a catalog read and the key check to the other host
     for path, target in (
         ("/adgs/aux/search", "/adgs/aux/search?datetime=2016-01-01T00:00:00Z/2030-01-01T00:00:00Z"),
         ("/catalog/collections/", "/catalog/"),
         ("/apikeymanager", "/health"),
+        ("/auth/me", "/health"),
     ):
         sim.add_fault(
             Fault(path=path, kind="redirect", status=307, location=other_host.url + target)
@@ -251,19 +300,19 @@ def test_key_never_sent_to_another_host(
     auxip.search_stations("2016-01-01", "2030-01-01")
     catalog._forget()
     with pytest.raises(RsError):  # the other host's landing page is no collection
-        catalog.get_collection("hosts")
+        catalog.get_collection(name)
     clear_apikey_cache()
-    with pytest.raises(RsError):  # {"healthy": true} has no iam_roles
+    with pytest.raises(RsError):  # {"healthy": true} has no iam_roles, no user_login
         rs.apikey_info()
     sim.clear_faults()
     # 2. a search page whose `next` link points to the other host
     page = {
         "type": "FeatureCollection",
-        "features": [make_item("p1").to_dict() | {"collection": f"{OWNER}_hosts"}],
+        "features": [make_item("p1").to_dict() | {"collection": f"{OWNER}_{name}"}],
         "links": [{"rel": "next", "href": f"{other_host.url}/catalog/search?limit=5"}],
     }
     sim.add_fault(Fault(path="/catalog/search", kind="status", status=200, body=page, times=1))
-    found = list(catalog.search(collections=["hosts"]).items())
+    found = list(catalog.search(collections=[name]).items())
     assert [i.id for i in found][:1] == ["p1"]
     # 3. an asset href on the other host, fetched through the client's own session
     asset = pystac.Asset(f"{other_host.url}/health")
@@ -308,6 +357,46 @@ def test_key_never_in_cli_output(sim: RsServerSimulator, clean: None) -> None:
     assert runs[0].returncode == 0 and json.loads(runs[0].stdout)["features"], runs[0].stderr
     assert "Traceback" in runs[-2].stderr and "ServerError" in runs[-2].stderr
     assert "Traceback" in runs[-1].stderr and "RsTimeoutError" in runs[-1].stderr
+    assert any("urllib3" in r.stderr for r in runs), "--debug logs expected"
+    for run in runs:
+        _scan(f"rs {' '.join(run.args[3:6])}", run.stdout + run.stderr)
+    assert not LEAKS, "\n".join(LEAKS)
+
+
+def test_stored_login_never_in_cli_output(
+    sim: RsServerSimulator, clean: None, tmp_path: Any
+) -> None:
+    env = {"RS_SERVER_HREF": sim.url, "RS_TIMEOUT": "2", "RS_CONFIG_DIR": str(tmp_path)}
+    login = subprocess.run(
+        [sys.executable, "-m", "rs_core", "--debug", "login", "--cookie", "-"],
+        input=COOKIE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("RSPY_", "RS_"))}, **env},
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+    stored = tmp_path / "logins.json"
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
+    search = ("search", "auxip", "--start", "2016-01-01", "--stop", "2030-01-01", "--limit", "2")
+    runs = [
+        login,
+        _rs("--debug", *search, "-o", "json", env=env),
+        _rs("--debug", "whoami", "-o", "json", env=env),
+        _rs("--debug", "whoami", env=env),
+        _rs("--debug", "catalog", "collections", env=env),
+    ]
+    sim.add_fault(Fault(path="/adgs", kind="status", status=401, body={"detail": "expired"}))
+    runs.append(_rs("--debug", *search, env=env))  # an AuthenticationError, with the traceback
+    sim.add_fault(Fault(path="/auth/me", kind="hang", delay=5))
+    runs.append(_rs("--debug", "whoami", env=env))  # a timeout, with the traceback
+    sim.clear_faults()
+    runs.append(_rs("--debug", "logout", env=env))
+    assert json.loads(runs[1].stdout)["features"], runs[1].stderr
+    assert json.loads(runs[2].stdout)["auth_method"] == "session cookie"
+    assert "Traceback" in runs[-3].stderr and "AuthenticationError" in runs[-3].stderr
+    assert runs[-1].returncode == 0 and json.loads(stored.read_text()) == {"logins": {}}
     assert any("urllib3" in r.stderr for r in runs), "--debug logs expected"
     for run in runs:
         _scan(f"rs {' '.join(run.args[3:6])}", run.stdout + run.stderr)

@@ -39,6 +39,8 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
+from rs_core.roles import landing_page_role
+from rs_core.roles import station_role as v1_0_role
 from rs_core.testing.simulator.auth import ApiKey
 from rs_core.testing.simulator.dataset import (
     FILE_EXTENSION,
@@ -294,5 +296,9 @@ FAKE = FakeStation(
     sizes={"n_products": 1.0},
     synthetic=synthetic,
     roles=("rs_adgs_read", "rs_adgs_download"),
+    rs_server_1_roles=[
+        landing_page_role("auxip"),
+        *(v1_0_role("auxip", s, a) for s in ("adgs", "adgs2") for a in ("read", "download")),
+    ],
 )
 """The fake ADGS station (``StationType.fake`` of rs-plugin-auxip)."""

@@ -40,6 +40,8 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
+from rs_core.roles import landing_page_role
+from rs_core.roles import station_role as v1_0_role
 from rs_core.testing.simulator.auth import ApiKey
 from rs_core.testing.simulator.dataset import (
     FILE_EXTENSION,
@@ -630,5 +632,9 @@ FAKE = FakeStation(
     sizes={"n_files": 1.0, "n_sessions": 0.02},
     synthetic=synthetic,
     roles=[station_role(s, a) for s in CADIP_STATIONS for a in ("read", "download")],
+    rs_server_1_roles=[
+        landing_page_role("cadip"),
+        *(v1_0_role("cadip", s, a) for s in CADIP_STATIONS for a in ("read", "download")),
+    ],
 )
 """The fake CADIP stations (``StationType.fake`` of rs-plugin-cadip)."""

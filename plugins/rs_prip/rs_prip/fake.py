@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rs_core.roles import landing_page_role
+from rs_core.roles import station_role as v1_0_role
 from rs_core.testing.simulator import (
     FakeContext,
     FakeStation,
@@ -147,5 +149,9 @@ FAKE = FakeStation(
     lists=("prip_products",),
     data_package="rs_prip",
     roles=[f"rs_prip_{s}_{a}" for s in ("s1a", "s2b") for a in ("read", "download")],
+    rs_server_1_roles=[
+        landing_page_role("prip"),
+        *(v1_0_role("prip", s, a) for s in ("s1a", "s2b") for a in ("read", "download")),
+    ],
 )
 """The fake PRIP station (``StationType.fake`` of rs-plugin-prip)."""

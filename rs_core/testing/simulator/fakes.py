@@ -197,7 +197,9 @@ class FakeStation:
     scale ``N`` (``python -m rs_core.testing.simulator --synthetic N``; at least 1).
     ``roles`` are the station roles of the fake, listed in a
     :meth:`~.auth.ApiKey.full_access` key's ``iam_roles`` (the key passes every station's
-    role check anyway).
+    role check anyway). ``rs_server_1_roles`` are the same roles as RS-Server 1.0 names them
+    (``RS_<SERVICE>_<STATION>_READ|DOWNLOAD`` and the service's ``RS_<SERVICE>_LANDING_PAGE``),
+    granted by :func:`~.auth.rs_server_1_roles`.
     """
 
     kind: str
@@ -207,6 +209,7 @@ class FakeStation:
     sizes: Mapping[str, float] = field(factory=dict, converter=_share_dict)
     synthetic: Callable[..., Mapping[str, list[Any]]] = _no_synthetic
     roles: tuple[str, ...] = field(default=(), converter=_str_tuple)
+    rs_server_1_roles: tuple[str, ...] = field(default=(), converter=_str_tuple)
 
     def default_lists(self) -> dict[str, list[Any]]:
         """The packaged content of :attr:`lists` (empty lists without a package)."""

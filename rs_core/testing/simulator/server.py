@@ -29,7 +29,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .auth import ApiKey
+from .auth import ApiKey, OAuth2Provider, authenticate
 from .catalog import Catalog
 from .dataset import Dataset
 from .fakes import FakeContext, FakeStation, StationFakeRoutes, installed_fakes
@@ -310,6 +310,8 @@ class RsServerSimulator:
             ``/health`` and the API-key manager are served by all.
         fakes: the fake stations to serve (default: every installed station plugin's,
             :func:`~.fakes.installed_fakes`).
+        oauth2: RS-Server 1.0's OAuth2 side (``/auth/me``, the console login, session
+            cookies): see :class:`~.auth.OAuth2Provider`; implies cluster mode.
 
     Other routes are served with :meth:`add_route` (tried first).
 
@@ -333,7 +335,11 @@ class RsServerSimulator:
         require_search_before_staging: bool = True,
         api_version: str = "v1",
         fakes: Sequence[FakeStation] | None = None,
+        oauth2: OAuth2Provider | None = None,
     ) -> None:
+        if oauth2 is not None and api_keys is None:
+            api_keys = {}  # OAuth2 sessions mean cluster mode
+        self.oauth2 = oauth2
         if api_version not in ("v1", "v2", "both"):
             raise ValueError(f"api_version must be 'v1', 'v2' or 'both', not {api_version!r}")
         self.api_version = api_version
@@ -561,6 +567,8 @@ class RsServerSimulator:
         if self._api_keys is None:
             return None
         key = request.headers.get("x-api-key") or request.param("api-key")
+        if not key and self.oauth2 is not None:
+            return authenticate(request, self._api_keys, self.oauth2)
         catalog = request.path.startswith("/catalog")
         if not key:
             if catalog:
@@ -590,6 +598,10 @@ class RsServerSimulator:
             return detail_response(404, "Not Found")
         if self._v2 is not None:
             answer = self._route_v2(request, segments)
+            if answer is not None:
+                return answer
+        if self.oauth2 is not None:
+            answer = self.oauth2.handle(request, self.url)
             if answer is not None:
                 return answer
         if segments == ["health"]:
