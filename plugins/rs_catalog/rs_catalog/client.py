@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import reprlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import pystac
@@ -48,6 +49,7 @@ from rs_catalog.stac_io import RsStacApiIO
 from rs_catalog.validation import validate_collection, validate_item
 from rs_core.auth import sanitize_owner_id
 from rs_core.client import RsClient
+from rs_core.dates import parse_datetime
 from rs_core.errors import (
     BadResponseError,
     ConfigurationError,
@@ -57,6 +59,7 @@ from rs_core.errors import (
     RsError,
     ServerError,
 )
+from rs_core.items import build_item, lazy_item_collection
 
 __all__ = [
     "CATALOG_ENV",
@@ -494,24 +497,12 @@ class StacClient(RsClient, Client):
         try:
             return response.json()
         except ValueError as err:
-            raise BadResponseError(
-                f"{what}: the answer is not JSON",
-                method=response.request.method if response.request else None,
-                url=response.url,
-                status=response.status_code,
-                response=response,
-            ) from err
+            raise _bad_answer(response, f"{what}: the answer is not JSON") from err
 
     def _stac_object(self, response: requests.Response, what: str, stac_type: str) -> Any:
         body = self._json(response, what)
         if not isinstance(body, dict) or body.get("type") != stac_type:
-            raise BadResponseError(
-                f"{what}: the answer is not a STAC {stac_type.lower()}",
-                method=response.request.method if response.request else None,
-                url=response.url,
-                status=response.status_code,
-                response=response,
-            )
+            raise _bad_answer(response, f"{what}: the answer is not a STAC {stac_type.lower()}")
         return body
 
     def get_collection(  # type: ignore[override]
@@ -772,12 +763,40 @@ class StacClient(RsClient, Client):
         return self._collection_from_dict(copy.deepcopy(fallback), public)
 
     def _written_item(
-        self, response: requests.Response, public: str, fallback: dict[str, Any]
+        self, response: requests.Response, public: str, fallback: dict[str, Any], what: str
     ) -> pystac.Item:
+        """The item a 2xx answer to a write returned; an answer that is not the written item
+        (another shape, another id, empty) is verified by reading the item back: stored, it
+        is returned; not stored, a :class:`~rs_core.BadResponseError` (never a false success).
+        """
         body = self._written_body(response)
-        if isinstance(body, dict) and body.get("type") == "Feature" and "properties" in body:
+        if (
+            isinstance(body, dict)
+            and body.get("type") == "Feature"
+            and isinstance(body.get("properties"), dict)
+            and body.get("id") == fallback.get("id")
+        ):
             return self._item_from_dict(body, public)
-        return self._item_from_dict(copy.deepcopy(fallback), public)
+        owner, short = public.split(":", 1)
+        url = self._item_url(owner, short, str(fallback.get("id")))
+        shape = "an empty body" if body is None else f"a JSON {type(body).__name__}"
+        if isinstance(body, dict):
+            keys = ", ".join(reprlib.repr(k) for k in list(body)[:5])
+            shape = f"an object that is not the item (keys: {keys})"
+        problem = f"{what}: the server answered HTTP {response.status_code} with {shape}"
+        try:
+            check = self.stac_io.send("GET", url, ok=(404,), what=f"{what}: reading it back")
+        except RsError as err:
+            raise _bad_answer(
+                response, f"{problem}, and reading the item back failed ({err.message})"
+            ) from err
+        stored = self._json(check, what) if check.status_code != 404 else None
+        if not _same_item(stored, fallback):
+            raise _bad_answer(
+                response,
+                f"{problem}, and the item is not stored (GET {url}: HTTP {check.status_code})",
+            )
+        return self._item_from_dict(cast(dict[str, Any], stored), public)
 
     def add_collection(
         self,
@@ -900,7 +919,7 @@ class StacClient(RsClient, Client):
         except ServerError as err:
             self._missing_collection_instead(err, owner, short, what)
             raise
-        return self._written_item(response, f"{owner}:{short}", body)
+        return self._written_item(response, f"{owner}:{short}", body, what)
 
     def _missing_collection_instead(
         self, err: ServerError, owner: str, short: str, what: str
@@ -975,7 +994,7 @@ class StacClient(RsClient, Client):
                     f"{what}: no such item",
                 ) from err
             raise
-        return self._written_item(response, f"{owner}:{short}", body)
+        return self._written_item(response, f"{owner}:{short}", body, what)
 
     def _exists(self, url: str) -> bool:
         """False only when a GET of ``url`` answers 404 (any other failure: True)."""
@@ -1004,6 +1023,42 @@ class StacClient(RsClient, Client):
             timeout=timeout,
             what=f"Removing item {item_id!r} of {owner}:{short} failed",
         )
+
+
+def _bad_answer(response: requests.Response, message: str) -> BadResponseError:
+    """A :class:`~rs_core.BadResponseError` naming ``response``'s request and status."""
+    return BadResponseError(
+        message,
+        method=response.request.method if response.request else None,
+        url=response.url,
+        status=response.status_code,
+        response=response,
+    )
+
+
+_SERVER_SET = frozenset({"owner", "published", "updated", "expires", "created"})
+
+
+def _same_item(stored: Any, sent: dict[str, Any]) -> bool:
+    """``stored`` (read back) is the item ``sent``: same id and the same values for every
+    property sent, except those the server sets itself (``updated``, ``owner``...)."""
+    if not isinstance(stored, dict) or stored.get("id") != sent.get("id"):
+        return False
+    mine, theirs = sent.get("properties") or {}, stored.get("properties")
+    if not isinstance(theirs, dict):
+        return False
+    return all(_same_value(theirs.get(k), v) for k, v in mine.items() if k not in _SERVER_SET)
+
+
+def _same_value(stored: Any, sent: Any) -> bool:
+    if stored == sent:
+        return True
+    if isinstance(stored, str) and isinstance(sent, str):  # a timestamp the server reformatted
+        try:
+            return bool(parse_datetime(stored) == parse_datetime(sent))
+        except InvalidInputError:
+            return False
+    return False
 
 
 def _check_max_items(max_items: object) -> None:
@@ -1042,26 +1097,43 @@ class _CheckedSearch(ItemSearch):
             yield page
 
     def pages(self) -> Iterator[pystac.ItemCollection]:
-        # pystac-client builds each page with root=self.client and ItemCollection clones every
-        # item it has just built: twice the objects per page, all in reference cycles that
-        # CPython frees late. Built here without root and without the clone, iterating 6,000
-        # items peaks at about half the memory (bench/: "large"; stac-utils/pystac-client#842).
+        # pystac-client builds every item of a page, then ItemCollection clones each one it
+        # has just built (stac-utils/pystac-client#842). Here a page holds its decoded
+        # features and builds each item (with the client as root, as pystac-client's) when
+        # touched, without the clone.
+        build = functools.partial(_search_item, root=self.client)
         for page in self.pages_as_dicts():
-            with _readable("a search page"):
-                items = [
-                    pystac.Item.from_dict(feature, preserve_dict=False)
-                    for feature in page["features"]
-                ]
-                extra = {k: v for k, v in page.items() if k not in ("features", "type")}
-                yield pystac.ItemCollection(items, extra_fields=extra, clone_items=False)
+            extra = {k: v for k, v in page.items() if k not in ("features", "type")}
+            yield lazy_item_collection(page["features"], extra, build)
 
     def items(self) -> Iterator[pystac.Item]:
-        for page in self.pages():
-            yield from page.items
+        # One item built at a time, and each feature let go once built: iterating holds at
+        # most a page of decoded features, whatever the number of items.
+        for page in self.pages_as_dicts():
+            features = page["features"]
+            for index in range(len(features)):
+                feature, features[index] = features[index], None
+                yield _search_item(feature, self.client)
 
     def item_collection(self) -> pystac.ItemCollection:  # type: ignore[override]
-        with _readable("a search page"):
-            return super().item_collection()
+        """Every result, items built when touched (fetched once, as pystac-client's)."""
+        cached = self.__dict__.get("_rs_item_collection")
+        if cached is None:
+            features: list[dict[str, Any]] = []
+            for page in self.pages_as_dicts():
+                features.extend(page["features"])
+            build = functools.partial(_search_item, root=self.client)
+            cached = lazy_item_collection(features, None, build)
+            self.__dict__["_rs_item_collection"] = cached
+        return cast(pystac.ItemCollection, cached)
+
+
+def _search_item(feature: dict[str, Any], root: Client | None) -> pystac.Item:
+    with _readable("a search page"):
+        item = build_item(feature)
+        if root is not None:
+            item.set_root(root)
+        return item
 
 
 class _EmptySearch(_CheckedSearch):
