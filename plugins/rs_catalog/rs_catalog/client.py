@@ -34,6 +34,7 @@ import logging
 import reprlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self, cast
 from urllib.parse import quote, unquote, urlsplit
 
@@ -149,6 +150,8 @@ class StacClient(RsClient, Client):
     _rs_server_rules: bool
     _user_modifier: Callable[[Modifiable], None] | None
     _collection_cache: dict[str, pystac.Collection]
+    _bulk_items: bool | None = None
+    """Whether the catalog has the ``bulk_items`` endpoint (``None``: not known yet)."""
 
     def __init__(  # noqa: PLR0917 - pystac's signature
         self,
@@ -943,25 +946,111 @@ class StacClient(RsClient, Client):
         items: Iterable[pystac.Item],
         owner_id: str | None = None,
         timeout: float | None = None,
+        *,
+        bulk: bool | None = None,
+        chunk_size: int = 1000,
+        max_workers: int = 4,
     ) -> list[ItemResult]:
-        """Add many items, one request each; one :class:`ItemResult` per item, in order.
+        """Add many items; one :class:`ItemResult` per item, in order.
 
-        Failures do not stop the batch; each keeps its typed error.
+        Each item is checked offline first (a bad one gets its
+        :class:`~rs_core.InvalidInputError`, the others go on). Where the server has the bulk
+        endpoint (RS-Server 1.0's catalog, stac-fastapi-pgstac:
+        ``POST .../collections/{owner}:{c}/bulk_items``), the items go in chunks of
+        ``chunk_size``, one transaction each; a stored item is then reported with the body sent
+        (the endpoint does not answer the items). A chunk the server refuses (a duplicate, an
+        item it rejects) is added again item by item, so that each item keeps its own outcome.
+        Without the endpoint (detected once per client: ``bulk=None``), or with
+        ``bulk=False``, the items are added one request each, ``max_workers`` at a time.
 
         >>> results = catalog.add_items("s1_l0", items)                       # doctest: +SKIP
         >>> [r.item_id for r in results if not r.ok]                          # doctest: +SKIP
         ['duplicate_one']
         """
-        results: list[ItemResult] = []
-        for item in items:
-            item_id = getattr(item, "id", repr(item))
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InvalidInputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise InvalidInputError(f"max_workers must be a positive integer, got {max_workers!r}")
+        owner, short = self._split(collection_id, owner_id)
+        listed = list(items)
+        results: list[ItemResult | None] = [None] * len(listed)
+        ready: list[tuple[int, pystac.Item, dict[str, Any]]] = []
+        repeated: list[tuple[int, pystac.Item, dict[str, Any]]] = []  # after the first, alone
+        seen: set[str] = set()
+        for index, item in enumerate(listed):
+            try:
+                body = self._item_body(item, owner, short)
+                validate_item(body, rs_server_rules=self._rs_server_rules)
+            except RsError as err:
+                results[index] = ItemResult(str(getattr(item, "id", repr(item))), False, error=err)
+            else:
+                (repeated if body["id"] in seen else ready).append((index, item, body))
+                seen.add(body["id"])
+        self._forget()
+        use_bulk = self._bulk_items if bulk is None else bulk
+        one_by_one: list[tuple[int, pystac.Item, dict[str, Any]]] = []
+        for start in range(0, len(ready), chunk_size):
+            chunk = ready[start : start + chunk_size]
+            if use_bulk is not False and self._post_bulk(owner, short, chunk, timeout, results):
+                use_bulk = self._bulk_items = True
+                continue
+            use_bulk = False if self._bulk_items is False else use_bulk
+            one_by_one.extend(chunk)
+
+        def add(entry: tuple[int, pystac.Item, dict[str, Any]]) -> None:
+            index, item, _ = entry
             try:
                 stored = self.add_item(collection_id, item, owner_id=owner_id, timeout=timeout)
             except RsError as err:
-                results.append(ItemResult(str(item_id), ok=False, error=err))
+                results[index] = ItemResult(str(item.id), ok=False, error=err)
             else:
-                results.append(ItemResult(stored.id, ok=True, item=stored))
-        return results
+                results[index] = ItemResult(stored.id, ok=True, item=stored)
+
+        if max_workers == 1 or len(one_by_one) < 2:
+            for entry in one_by_one:
+                add(entry)
+        else:
+            with ThreadPoolExecutor(max_workers, thread_name_prefix="rs-add-items") as pool:
+                list(pool.map(add, one_by_one))
+        for entry in repeated:  # an id given twice: the first wins, as one by one in order
+            add(entry)
+        return [r for r in results if r is not None]
+
+    def _post_bulk(
+        self,
+        owner: str,
+        short: str,
+        chunk: list[tuple[int, pystac.Item, dict[str, Any]]],
+        timeout: float | None,
+        results: list[ItemResult | None],
+    ) -> bool:
+        """One bulk insert of ``chunk``; True when the server stored it all (``results``
+        filled). False when the chunk must go item by item: the server has no bulk endpoint
+        (then remembered), or refused the chunk (a duplicate, a rejected item, any error)."""
+        public = f"{owner}:{short}"
+        url = f"{self._collection_url(owner, short)}/bulk_items"
+        payload = {"items": {body["id"]: body for _, _, body in chunk}, "method": "insert"}
+        what = f"Adding {len(chunk)} items to {public} in bulk failed"
+        try:
+            response = self.stac_io.send(
+                "POST", url, json_body=payload, timeout=timeout, retry=False, what=what
+            )
+        except (NotFoundError, RequestRejectedError) as err:
+            if err.status in (404, 405) and self._exists(self._collection_url(owner, short)):
+                self._bulk_items = False  # the collection is there, the endpoint is not
+                self.logger.debug("%s has no bulk_items endpoint: items go one by one", public)
+            else:
+                self.logger.debug("bulk insert refused (%s): items go one by one", err)
+            return False
+        except RsError as err:
+            self.logger.debug("bulk insert failed (%s): items go one by one", err)
+            return False
+        if not 200 <= response.status_code < 300:
+            return False
+        for index, _, body in chunk:
+            stored = self._item_from_dict(copy.deepcopy(body), public)
+            results[index] = ItemResult(stored.id, ok=True, item=stored)
+        return True
 
     def update_item(
         self,
