@@ -47,7 +47,7 @@ import requests
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PY = sys.executable
-SCENARIOS = ("overhead", "large", "staging", "startup")
+SCENARIOS = ("overhead", "large", "staging", "startup", "peers", "bulk", "v2staging")
 
 # -- plumbing ------------------------------------------------------------------------------
 
@@ -944,11 +944,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = ".venv/bin/python bench/run.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )
+    from peers import bench_bulk, bench_peers, bench_v2staging  # imports this module
+
     runners = {
         "overhead": bench_overhead,
         "large": bench_large,
         "staging": bench_staging,
         "startup": bench_startup,
+        "peers": bench_peers,
+        "bulk": bench_bulk,
+        "v2staging": bench_v2staging,
     }
     targets = Targets()
     sections = []

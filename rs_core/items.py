@@ -56,11 +56,12 @@ def json_copy(value: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[Any, ...]]:
+def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[Any, ...], Any]:
     """pystac's identification of a STAC 1.x item of ``version`` with ``extensions`` (only
     these two fields and the type decide it), and the extension hooks whose migration can
     change such an item: every hook that overrides ``migrate``, and the others (which only
-    rename a previous schema id) when the item lists one of their previous ids."""
+    rename a previous schema id) when the item lists one of their previous ids; and the
+    version as the hooks get it, whose comparisons (``version < "0.9"``...) are cached."""
     import pystac
     from pystac.extensions.hooks import ExtensionHooks
     from pystac.serialization import identify_stac_object
@@ -79,7 +80,36 @@ def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[
             or any(p in info.extensions for p in h.prev_extension_ids)
         )
     )
-    return info, hooks
+    return info, hooks, _cached_version(str(info.version_range.latest_valid_version()))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_version(text: str) -> Any:
+    """pystac's ``STACVersionID`` of ``text`` whose comparisons with a given other version are
+    computed once (the migration hooks compare the same versions for every item)."""
+    from pystac.serialization.identify import STACVersionID
+
+    class CachedVersionID(STACVersionID):
+        _lt: dict[str, bool]
+        _eq: dict[str, bool]
+
+        def __lt__(self, other: object) -> bool:
+            key = str(other)
+            if key not in self._lt:
+                self._lt[key] = super().__lt__(other)
+            return self._lt[key]
+
+        def __eq__(self, other: object) -> bool:
+            key = str(other)
+            if key not in self._eq:
+                self._eq[key] = super().__eq__(other)
+            return self._eq[key]
+
+        __hash__ = STACVersionID.__hash__
+
+    version = CachedVersionID(text)
+    version._lt, version._eq = {}, {}
+    return version
 
 
 @functools.lru_cache(maxsize=1)
@@ -119,8 +149,7 @@ def _migrate_in_place(d: dict[str, Any]) -> bool:
         or not all(isinstance(e, str) for e in extensions)
     ):
         return False
-    info, hooks = _description(version, tuple(extensions))
-    version = info.version_range.latest_valid_version()
+    info, hooks, version = _description(version, tuple(extensions))
     if version != latest:
         object_migrations[info.object_type](d, version, info)
         d["stac_version"] = latest
@@ -169,8 +198,7 @@ def build_item(d: dict[str, Any], *, owned: bool = True) -> pystac.Item:
         d = json_copy(d)
     if not _migrate_in_place(d):
         return pystac.Item.from_dict(d, preserve_dict=False)
-    if not pystac.Item.matches_object_type(d):
-        raise pystac.STACTypeError(d, pystac.Item)
+    # a "Feature" with a stac_version (checked by the migration): what matches_object_type asks
     properties = d.get("properties", {})
     when = properties.get("datetime")
     extra = {
@@ -255,7 +283,9 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
     ) -> None:
         maker: Build = build or build_item
         super().__init__(
-            f if not isinstance(f, Mapping) else _Pending(cast(dict[str, Any], f), maker)
+            _Pending(cast(dict[str, Any], f), maker)
+            if type(f) is dict or isinstance(f, Mapping)
+            else f
             for f in features
         )
 

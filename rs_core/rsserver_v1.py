@@ -315,6 +315,7 @@ class StationItemCollection(pystac.ItemCollection):
         return f"<StationItemCollection of {len(self.items)} items>"
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_timestamp_field(key: str) -> bool:
     return key in DATETIME_PROPERTIES or key.endswith(_TIMESTAMP_SUFFIXES)
 
@@ -326,8 +327,28 @@ def _rfc3339(value: Any) -> Any:
     return _rfc3339_text(value)
 
 
-@functools.lru_cache(maxsize=4096)
+_ZULU = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,6}))?Z\Z")
+
+
 def _rfc3339_text(value: str) -> str:
+    """``value`` as pystac writes it (``datetime_to_str(parse_datetime(value))``), or
+    ``value`` itself when it is no timestamp. The common case, an RFC 3339 UTC text with ``Z``
+    (what v2 and the catalog send), is rewritten without a round trip through pystac."""
+    match = _ZULU.match(value)
+    if match is not None:
+        try:
+            datetime.fromisoformat(value)  # a real date and time (no 13th month)
+        except ValueError:
+            return value
+        fraction = match.group(1)
+        if fraction and fraction.strip("0"):
+            return f"{value[:19]}.{fraction.ljust(6, '0')}Z"
+        return f"{value[:19]}Z"
+    return _rfc3339_parsed(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_parsed(value: str) -> str:
     # Cached: answers repeat their timestamps (v1's constant 1970 dates, a session's times).
     try:
         parsed = parse_datetime(value)
@@ -337,9 +358,9 @@ def _rfc3339_text(value: str) -> str:
 
 
 def _normalise_timestamps(fields: dict[str, Any]) -> None:
-    for key, value in list(fields.items()):
-        if _is_timestamp_field(key):
-            fields[key] = _rfc3339(value)
+    for key, value in fields.items():  # values replaced in place: the keys do not change
+        if type(value) is str and value.strip() and _is_timestamp_field(key):
+            fields[key] = _rfc3339_text(value)
 
 
 def normalise_assets(assets: Any, default_href: str | None = None) -> dict[str, dict[str, Any]]:
@@ -493,6 +514,26 @@ def feature_problem(feature: Mapping[str, Any]) -> str:
     return ""
 
 
+def _isolated(made: dict[str, Any]) -> dict[str, Any]:
+    """``made`` (fresh from :func:`_normalised`: the feature, its properties and assets are new
+    dicts) with every deeper value copied: it shares nothing with the feature it came from."""
+    for key, value in made.items():
+        if key == "properties":
+            _copy_containers(value)
+        elif key == "assets":
+            for asset in value.values():
+                _copy_containers(asset)
+        elif type(value) in (dict, list):
+            made[key] = json_copy(value)
+    return made
+
+
+def _copy_containers(fields: dict[str, Any]) -> None:
+    for key, value in fields.items():  # values replaced in place: the keys do not change
+        if type(value) in (dict, list):
+            fields[key] = json_copy(value)
+
+
 def _invalid_feature(what: str, feature: Mapping[str, Any], index: int, reason: str) -> str:
     ident = reprlib.repr(feature.get("id", f"#{index}"))
     return f"{what}: feature {ident} is not a valid STAC item ({reprlib.repr(reason)[1:-1]})"
@@ -524,9 +565,8 @@ class ItemBuilder:
 
     def __call__(self, feature: dict[str, Any]) -> pystac.Item:
         try:
-            return build_item(
-                _normalised(json_copy(feature) if self.copy else feature, self.asset_href)
-            )
+            made = _normalised(feature, self.asset_href)
+            return build_item(_isolated(made) if self.copy else made)
         except Exception as err:
             raise BadResponseError(
                 _invalid_feature(self.what, feature, 0, str(err)),

@@ -347,6 +347,13 @@ class V2State:
         with self.lock:
             self.files[name] = _FileRef(collection, str(item.get("id")), dict(item))
 
+    def remember_files(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Note many ``(file name, collection, item)`` at once (one lock; the item dicts are
+        kept as they are: a search's decoded answer, which nothing modifies)."""
+        refs = {name: _FileRef(coll, str(item.get("id")), item) for name, coll, item in entries}
+        with self.lock:
+            self.files.update(refs)
+
     def remember_job(self, job: StagingJob) -> None:
         """Store ``job`` and point each of its files at it."""
         with self.lock:
@@ -545,6 +552,7 @@ class StationProtocolV2:
         found = self.iter_features(
             url, params, timeout=timeout, what=what, pages=pages, contents=contents
         )
+        seen: list[tuple[str, str, dict[str, Any]]] = []
         for feature in found:
             consumed += 1
             coll = str(feature.get("collection") or collection)
@@ -559,13 +567,14 @@ class StationProtocolV2:
                     )
                 features.append(made)
                 if explode is not None:
-                    self.state.remember_file(str(made["id"]), coll, feature)
+                    seen.append((str(made["id"]), coll, feature))
                 else:
                     assets = feature.get("assets")
                     for name in assets if isinstance(assets, Mapping) else ():
-                        self.state.remember_file(str(name), coll, feature)
+                        seen.append((str(name), coll, feature))
             if max_items is not None and len(features) >= max_items:
                 break  # before the generator fetches another page
+        self.state.remember_files(seen)
         found.close()
         # exploded features share parts with their siblings: their items are built from copies
         builder = ItemBuilder(what, copy=explode is not None)

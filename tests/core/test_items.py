@@ -26,7 +26,7 @@ from rs_cadip import CadipClient
 
 from rs_core.http import HttpSettings
 from rs_core.items import LazyItemList, build_item, json_copy, lazy_item_collection
-from rs_core.rsserver_v1 import normalise_feature
+from rs_core.rsserver_v1 import _rfc3339_parsed, _rfc3339_text, normalise_feature
 from rs_core.testing.kit.catalog import make_collection, make_item
 from rs_core.testing.simulator import ApiKey, RsServerSimulator
 
@@ -149,6 +149,21 @@ def test_build_item_not_owned_leaves_the_dict_alone(feature: dict[str, Any]) -> 
     for asset in item.assets.values():
         asset.extra_fields["touched"] = 1
     assert feature == kept
+
+
+@settings(max_examples=300)
+@given(
+    when=st.datetimes(
+        min_value=__import__("datetime").datetime(1, 1, 1),
+        max_value=__import__("datetime").datetime(9999, 12, 31),
+    ),
+    fraction=st.sampled_from(["", ".0", ".000", ".5", ".123", ".000001", ".123456", ".1234567"]),
+    zone=st.sampled_from(["Z", "z", "+00:00", "+02:00", ""]),
+)
+def test_timestamp_fast_path_equals_the_parsing_path(when: Any, fraction: str, zone: str) -> None:
+    text = when.strftime("%Y-%m-%dT%H:%M:%S") + fraction + zone
+    assert _rfc3339_text(text) == _rfc3339_parsed(text)
+    assert _rfc3339_text("2024-13-01T00:00:00.5Z") == _rfc3339_parsed("2024-13-01T00:00:00.5Z")
 
 
 @given(value=_json)
