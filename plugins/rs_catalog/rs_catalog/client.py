@@ -60,7 +60,7 @@ from rs_core.errors import (
     RsError,
     ServerError,
 )
-from rs_core.items import build_item, lazy_item_collection
+from rs_core.items import build_item, json_copy, lazy_item_collection
 
 __all__ = [
     "CATALOG_ENV",
@@ -490,7 +490,8 @@ class StacClient(RsClient, Client):
         else:
             self._normalise_item_dict(d, searched=False)
         with _readable("an item"):
-            item = pystac.Item.from_dict(d, root=self, preserve_dict=False)
+            item = build_item(d)  # = Item.from_dict(d, root=self, preserve_dict=False)
+            item.set_root(self)
         call_modifier(self._user_modifier, item)
         return item
 
@@ -741,7 +742,7 @@ class StacClient(RsClient, Client):
     def _item_body(self, item: pystac.Item, owner: str, short: str) -> dict[str, Any]:
         if not isinstance(item, pystac.Item):
             raise InvalidInputError(f"item must be a pystac.Item, got {type(item).__name__}")
-        d = copy.deepcopy(item.to_dict(include_self_link=False, transform_hrefs=False))
+        d: dict[str, Any] = json_copy(item.to_dict(include_self_link=False, transform_hrefs=False))
         d["collection"] = short if self._owner_mapping else f"{owner}:{short}"
         d["links"] = [
             link
@@ -1048,7 +1049,7 @@ class StacClient(RsClient, Client):
         if not 200 <= response.status_code < 300:
             return False
         for index, _, body in chunk:
-            stored = self._item_from_dict(copy.deepcopy(body), public)
+            stored = self._item_from_dict(json_copy(body), public)
             results[index] = ItemResult(stored.id, ok=True, item=stored)
         return True
 
