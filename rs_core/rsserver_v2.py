@@ -502,7 +502,7 @@ class StationProtocolV2:
             ):
                 raise _bad(
                     response,
-                    f"{page_what}: page {number} of the results is not a GeoJSON "
+                    f"{what}: page {number} of the results is not a GeoJSON "
                     f"FeatureCollection ({_shape(answer)})",
                 )
             if pages is not None:
