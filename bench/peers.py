@@ -135,6 +135,8 @@ def _search_variants(sim: dict[str, Any], n: int) -> dict[str, Callable[[], Any]
 def bench_peers(args: argparse.Namespace, targets: Targets) -> Section:
     section = Section("5. Search through v2 paging against the floor and the peers")
     sizes = [500, 2000] if args.quick else [1000, 10_000, 50_000]
+    if args.sizes:
+        sizes = sorted(int(n) for n in args.sizes.split(","))
     rounds = args.rounds or (2 if args.quick else 3)
     times: dict[int, dict[str, float]] = {}
     peaks: dict[int, dict[str, float]] = {}

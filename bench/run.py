@@ -47,7 +47,7 @@ import requests
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PY = sys.executable
-SCENARIOS = ("overhead", "large", "staging", "startup", "peers", "bulk", "v2staging")
+SCENARIOS = ("overhead", "startup", "peers", "bulk", "v2staging", "large", "staging")
 
 # -- plumbing ------------------------------------------------------------------------------
 
@@ -929,6 +929,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: small sizes, few rounds")
     parser.add_argument("--rounds", type=int, default=0, help="rounds per measurement")
     parser.add_argument(
+        "--sizes",
+        default="",
+        help="item counts of the 'peers' search, comma-separated (default 1000,10000,50000)",
+    )
+    parser.add_argument(
         "--no-scaling", dest="scaling", action="store_false", help="skip the 10x/100x runs"
     )
     parser.add_argument(
@@ -971,10 +976,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n## {section.title}\n\n{table(section.rows)}\n", flush=True)
         for block in section.extra:
             print(block + "\n", flush=True)
-    text = render(sections, targets, command.strip(), time.perf_counter() - started)
-    if args.output != "-":
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
-        say(f"wrote {args.output}")
+        text = render(sections, targets, command.strip(), time.perf_counter() - started)
+        if args.output != "-":  # after every scenario: a long run stopped early keeps its part
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+            say(f"wrote {args.output}")
     missed = [name for name, _shown, ok in targets.checks if not ok]
     say("targets: " + ("all met" if not missed else "missed: " + "; ".join(missed)))
     return 0
