@@ -1184,6 +1184,15 @@ class _CheckedSearch(ItemSearch):
                     "The catalog's search answered a page without a list of features",
                     url=self.url,
                 )
+            for feature in features:  # items are built later: refuse what pystac cannot read
+                problem = _feature_problem(feature)
+                if problem:
+                    ident = reprlib.repr(feature.get("id"))
+                    raise BadResponseError(
+                        f"The catalog answered a search page pystac cannot read: feature "
+                        f"{ident} is not a valid STAC item ({problem})",
+                        url=self.url,
+                    )
             yield page
 
     def pages(self) -> Iterator[pystac.ItemCollection]:
@@ -1216,6 +1225,22 @@ class _CheckedSearch(ItemSearch):
             cached = lazy_item_collection(features, None, build)
             self.__dict__["_rs_item_collection"] = cached
         return cast(pystac.ItemCollection, cached)
+
+
+def _feature_problem(feature: dict[str, Any]) -> str:
+    """Why pystac cannot read ``feature`` as an item (cheap checks), or ``""``."""
+    if feature.get("type") != "Feature" or "stac_version" not in feature:
+        return "not a STAC Feature (type, stac_version)"
+    if not isinstance(feature.get("id"), str):
+        return "no id"
+    properties = feature.get("properties")
+    if not isinstance(properties, dict):
+        return "properties is not an object"
+    if properties.get("datetime") is None and not (
+        properties.get("start_datetime") and properties.get("end_datetime")
+    ):
+        return "no datetime and no start/end datetime"
+    return ""
 
 
 def _search_item(feature: dict[str, Any], root: Client | None) -> pystac.Item:
