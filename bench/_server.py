@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--staging-duration", type=float, default=0.2)
     parser.add_argument("--catalog-items", type=int, default=0)
+    parser.add_argument("--api-version", default="v1", choices=("v1", "v2"))
     args = parser.parse_args()
     dataset = Dataset.synthetic(
         n_products=args.products, n_files=args.files, n_sessions=args.sessions
@@ -93,6 +94,7 @@ def main() -> int:
         api_keys={API_KEY: ApiKey.full_access(OWNER)},
         dataset=dataset,
         staging_duration=args.staging_duration,
+        api_version=args.api_version,
     )
     sim.start()
     started = time.perf_counter()

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import logging
 import random
 import re
@@ -57,6 +58,7 @@ from rs_core.dates import WIRE_FORMAT, check_interval, parse_datetime, to_wire
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import BadResponseError, HttpError, InvalidInputError, StagingError
 from rs_core.http import HttpClient, _retry_after, decode_json, require
+from rs_core.items import LazyItemList, build_item, json_copy
 from rs_core.roles import station_role
 from rs_core.staging import StagingStatus
 
@@ -64,6 +66,7 @@ __all__ = [
     "DATETIME_PROPERTIES",
     "FILE_EXTENSION",
     "STAGING_RETRY_ON",
+    "ItemBuilder",
     "StationEndpoints",
     "StationItemCollection",
     "StationProtocolV1",
@@ -72,6 +75,7 @@ __all__ = [
     "check_sortby",
     "check_timeout",
     "feature_collection_to_items",
+    "feature_problem",
     "normalise_assets",
     "normalise_feature",
     "parse_staging_status",
@@ -246,29 +250,69 @@ class StationItemCollection(pystac.ItemCollection):
     ``extra_fields`` holds the answer's other top-level keys (``numberMatched``,
     ``numberReturned``), which :meth:`to_dict` writes back.
 
+    The items of a search answer are built when first touched (see :mod:`rs_core.items`):
+    ``len()`` and :attr:`ids` build none.
+
     >>> found = StationItemCollection([], raw={"type": "FeatureCollection", "features": []})
     >>> len(found), found.raw["type"]
     (0, 'FeatureCollection')
     """
-
-    raw: dict[str, Any]
-    """The decoded JSON answer exactly as the server sent it (before any normalisation)."""
 
     def __init__(
         self,
         items: Iterable[Any],
         extra_fields: dict[str, Any] | None = None,
         clone_items: bool = True,
-        raw: dict[str, Any] | None = None,
+        raw: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(items, extra_fields=extra_fields, clone_items=clone_items)
-        self.raw = raw if raw is not None else {}
+        if isinstance(items, LazyItemList):
+            super().__init__([], extra_fields=extra_fields, clone_items=False)
+            self.items = items
+        else:
+            super().__init__(items, extra_fields=extra_fields, clone_items=clone_items)
+        self._raw: dict[str, Any] | None = None
+        self._raw_source: Callable[[], dict[str, Any]] | None = None
+        if callable(raw):
+            self._raw_source = raw
+        else:
+            self._raw = raw if raw is not None else {}
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The decoded JSON answer exactly as the server sent it (before any normalisation).
+
+        Decoded again from the answer's bytes the first time it is read, when the items were
+        built from the first decoding: the items never share anything with it.
+        """
+        if self._raw is None:
+            source, self._raw_source = self._raw_source, None
+            self._raw = source() if source is not None else {}
+        return self._raw
+
+    @raw.setter
+    def raw(self, value: dict[str, Any]) -> None:
+        self._raw, self._raw_source = value, None
+
+    @property
+    def ids(self) -> list[str]:
+        """Every item's id, without building items that are not built yet."""
+        if isinstance(self.items, LazyItemList):
+            return self.items.ids
+        return [item.id for item in self.items]
 
     @property
     def number_matched(self) -> int | None:
         """The server's ``numberMatched``, if it sent one."""
         value = self.extra_fields.get("numberMatched")
         return value if isinstance(value, int) else None
+
+    def head(self, count: int) -> StationItemCollection:
+        """The first ``count`` items, with the same extra fields and ``raw``; builds nothing."""
+        items = self.items
+        kept = items.head(count) if isinstance(items, LazyItemList) else items[:count]
+        out = StationItemCollection(kept, extra_fields=self.extra_fields, clone_items=False)
+        out._raw, out._raw_source = self._raw, self._raw_source
+        return out
 
     def clone(self) -> StationItemCollection:
         """A deep copy (items, extra fields and the raw answer)."""
@@ -283,6 +327,7 @@ class StationItemCollection(pystac.ItemCollection):
         return f"<StationItemCollection of {len(self.items)} items>"
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_timestamp_field(key: str) -> bool:
     return key in DATETIME_PROPERTIES or key.endswith(_TIMESTAMP_SUFFIXES)
 
@@ -294,8 +339,28 @@ def _rfc3339(value: Any) -> Any:
     return _rfc3339_text(value)
 
 
-@functools.lru_cache(maxsize=4096)
+_ZULU = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,6}))?Z\Z")
+
+
 def _rfc3339_text(value: str) -> str:
+    """``value`` as pystac writes it (``datetime_to_str(parse_datetime(value))``), or
+    ``value`` itself when it is no timestamp. The common case, an RFC 3339 UTC text with ``Z``
+    (what v2 and the catalog send), is rewritten without a round trip through pystac."""
+    match = _ZULU.match(value)
+    if match is not None:
+        try:
+            datetime.fromisoformat(value)  # a real date and time (no 13th month)
+        except ValueError:
+            return value
+        fraction = match.group(1)
+        if fraction and fraction.strip("0"):
+            return f"{value[:19]}.{fraction.ljust(6, '0')}Z"
+        return f"{value[:19]}Z"
+    return _rfc3339_parsed(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_parsed(value: str) -> str:
     # Cached: answers repeat their timestamps (v1's constant 1970 dates, a session's times).
     try:
         parsed = parse_datetime(value)
@@ -305,9 +370,9 @@ def _rfc3339_text(value: str) -> str:
 
 
 def _normalise_timestamps(fields: dict[str, Any]) -> None:
-    for key, value in list(fields.items()):
-        if _is_timestamp_field(key):
-            fields[key] = _rfc3339(value)
+    for key, value in fields.items():  # values replaced in place: the keys do not change
+        if type(value) is str and value.strip() and _is_timestamp_field(key):
+            fields[key] = _rfc3339_text(value)
 
 
 def normalise_assets(assets: Any, default_href: str | None = None) -> dict[str, dict[str, Any]]:
@@ -393,36 +458,134 @@ def feature_collection_to_items(
     *,
     what: str,
     asset_href: Callable[[str], str] | None = None,
+    owned: bool = False,
 ) -> StationItemCollection:
     """Check a v1 ``FeatureCollection`` answer and turn it into a :class:`StationItemCollection`.
 
     ``asset_href(item_id)`` fills the href of assets that have none (see
-    :func:`normalise_feature`).
+    :func:`normalise_feature`). Each item is built when first touched; ``raw`` is ``body``.
+    ``owned``: ``body`` was decoded for this call alone: the items take its features as
+    their own and ``raw`` is decoded again from the response's bytes when first read.
 
-    A malformed answer (not a FeatureCollection, a feature pystac cannot read) is a
-    :class:`~rs_core.BadResponseError` naming the request and the offending feature.
+    A malformed answer (not a FeatureCollection, a feature without an id, properties, or any
+    date) is a :class:`~rs_core.BadResponseError` naming the request and the offending
+    feature; a feature that pystac still cannot read raises it when its item is built.
     """
     require(body, dict, response, what=what, keys=("features",))
     features = body["features"]
     if body.get("type") not in (None, "FeatureCollection") or not isinstance(features, list):
         raise _bad(response, f"{what}: the answer is not a GeoJSON FeatureCollection")
-    items: list[pystac.Item] = []
     for index, feature in enumerate(features):
         if not isinstance(feature, Mapping):
             raise _bad(response, f"{what}: feature #{index} is not an object")
-        try:
-            # no deep copy of our own: pystac's migration (from_dict) deep-copies the dict,
-            # so the items never share anything with ``raw``
-            item = pystac.Item.from_dict(_normalised(feature, asset_href), preserve_dict=False)
-        except Exception as err:
-            ident = reprlib.repr(feature.get("id", f"#{index}"))
-            reason = reprlib.repr(str(err))[1:-1]
-            raise _bad(
-                response, f"{what}: feature {ident} is not a valid STAC item ({reason})"
-            ) from err
-        items.append(item)
+        problem = feature_problem(feature)
+        if problem:
+            raise _bad(response, _invalid_feature(what, feature, index, problem))
     extra = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("type", "features")}
-    return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=body)
+    method = response.request.method if response.request is not None else None
+    builder = ItemBuilder(
+        what, method=method, url=response.url, status=response.status_code, copy=not owned
+    )
+    builder.asset_href = asset_href
+    raw: dict[str, Any] | Callable[[], dict[str, Any]] = body
+    if owned:
+        content = response.content
+        raw = functools.partial(json.loads, content)
+    return StationItemCollection(
+        LazyItemList(features, builder), extra_fields=extra, clone_items=False, raw=raw
+    )
+
+
+def feature_problem(feature: Mapping[str, Any]) -> str:
+    """What makes ``feature`` unusable as a STAC item (cheap checks, before any item is
+    built), or ``""``.
+
+    >>> feature_problem({"id": "a", "properties": {"datetime": "2024-01-01T00:00:00Z"}})
+    ''
+    >>> feature_problem({"id": "a", "properties": {}})
+    'no datetime, start/end or publication date'
+    """
+    ident = feature.get("id")
+    if not isinstance(ident, str) or not ident:
+        return "no id"
+    properties = feature.get("properties")
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, Mapping):
+        return "properties is not an object"
+    if not (
+        properties.get("datetime")
+        or (properties.get("start_datetime") and properties.get("end_datetime"))
+        or properties.get("created")
+        or properties.get("published")
+    ):
+        return "no datetime, start/end or publication date"
+    assets = feature.get("assets")
+    if assets is not None and not isinstance(assets, (Mapping, list)):
+        return "assets is neither an object nor a list"
+    return ""
+
+
+def _isolated(made: dict[str, Any]) -> dict[str, Any]:
+    """``made`` (fresh from :func:`_normalised`: the feature, its properties and assets are new
+    dicts) with every deeper value copied: it shares nothing with the feature it came from."""
+    for key, value in made.items():
+        if key == "properties":
+            _copy_containers(value)
+        elif key == "assets":
+            for asset in value.values():
+                _copy_containers(asset)
+        elif type(value) in (dict, list):
+            made[key] = json_copy(value)
+    return made
+
+
+def _copy_containers(fields: dict[str, Any]) -> None:
+    for key, value in fields.items():  # values replaced in place: the keys do not change
+        if type(value) in (dict, list):
+            fields[key] = json_copy(value)
+
+
+def _invalid_feature(what: str, feature: Mapping[str, Any], index: int, reason: str) -> str:
+    ident = reprlib.repr(feature.get("id", f"#{index}"))
+    return f"{what}: feature {ident} is not a valid STAC item ({reprlib.repr(reason)[1:-1]})"
+
+
+class ItemBuilder:
+    """Builds the pystac item of one search feature (normalised first), raising
+    :class:`~rs_core.BadResponseError` naming the request for a feature pystac cannot read.
+
+    ``copy``: the feature is shared (with ``raw``, or with sibling features): build from a
+    copy, so that items never share anything with ``raw`` or with each other.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        status: int | None = None,
+        copy: bool = True,
+    ) -> None:
+        self.what = what
+        self.method = method
+        self.url = url
+        self.status = status
+        self.copy = copy
+        self.asset_href: Callable[[str], str] | None = None
+
+    def __call__(self, feature: dict[str, Any]) -> pystac.Item:
+        try:
+            made = _normalised(feature, self.asset_href)
+            return build_item(_isolated(made) if self.copy else made)
+        except Exception as err:
+            raise BadResponseError(
+                _invalid_feature(self.what, feature, 0, str(err)),
+                method=self.method,
+                url=self.url,
+                status=self.status,
+            ) from err
 
 
 def _bad(response: requests.Response, message: str) -> BadResponseError:
@@ -529,7 +692,9 @@ class StationProtocolV1:
             "GET", url, params=params, timeout=timeout, what=what, role=self._role("read")
         )
         body = decode_json(response, what=what)
-        return feature_collection_to_items(body, response, what=what, asset_href=self.staging_href)
+        return feature_collection_to_items(
+            body, response, what=what, asset_href=self.staging_href, owned=True
+        )
 
     def staging_href(self, name: str) -> str:
         """The staging request URL of file ``name``.

@@ -31,10 +31,13 @@ Example::
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import logging
+import reprlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,10 +62,12 @@ from rs_core.errors import (
     UnsupportedOperationError,
 )
 from rs_core.http import RETRY_STATUSES, HttpClient, decode_json, require
+from rs_core.items import LazyItemList
 from rs_core.roles import staging_role
 from rs_core.rsserver_v1 import (
+    ItemBuilder,
     StationItemCollection,
-    normalise_feature,
+    feature_problem,
     retry_after_of,
     retry_delay,
 )
@@ -369,6 +374,13 @@ class V2State:
         with self.lock:
             self.files[name] = _FileRef(collection, str(item.get("id")), dict(item))
 
+    def remember_files(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Note many ``(file name, collection, item)`` at once (one lock; the item dicts are
+        kept as they are: a search's decoded answer, which nothing modifies)."""
+        refs = {name: _FileRef(coll, str(item.get("id")), item) for name, coll, item in entries}
+        with self.lock:
+            self.files.update(refs)
+
     def remember_job(self, job: StagingJob) -> None:
         """Store ``job`` and point each of its files at it."""
         with self.lock:
@@ -488,19 +500,25 @@ class StationProtocolV2:
         what: str,
         pages: list[dict[str, Any]] | None = None,
         json_body: Mapping[str, Any] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+        contents: list[bytes] | None = None,
+    ) -> Generator[dict[str, Any], None, None]:
         """The features of ``url`` page after page, fetching a page only when it is needed.
 
         ``json_body`` makes the first request a ``POST`` of it. Follows ``rel=next`` links
         (``GET``, or ``POST`` with the link's ``body``, merged into the previous body when the
-        link says ``merge``); each page's answer (without features) is appended to ``pages``.
+        link says ``merge``); each page's answer (without features) is appended to ``pages``
+        when given, its bytes to ``contents``. Every page is checked: one that is not a
+        FeatureCollection (no ``features``, ``features: null``, an error object) is a
+        :class:`~rs_core.BadResponseError` naming the page, never the end of the results.
         """
         method, next_url, query = "GET", url, dict(params or {})
         body: Any = None
         if json_body is not None:
             method, body = "POST", dict(json_body)
         seen: set[str] = set()
+        number = 0
         while True:
+            number += 1
             response = self.http.request(
                 method,
                 next_url,
@@ -510,19 +528,26 @@ class StationProtocolV2:
                 retry=True,  # a search, even as POST, creates nothing
                 what=what,
             )
-            answer = require(
-                decode_json(response, what=what), dict, response, what=what, keys=("features",)
-            )
-            features = answer["features"]
-            if answer.get("type") not in (None, "FeatureCollection") or not isinstance(
-                features, list
+            page_what = what if number == 1 else f"{what} (page {number})"
+            answer = decode_json(response, what=page_what)
+            features = answer.get("features") if isinstance(answer, dict) else None
+            if (
+                not isinstance(answer, dict)
+                or answer.get("type") not in (None, "FeatureCollection")
+                or not isinstance(features, list)
             ):
-                raise _bad(response, f"{what}: the answer is not a GeoJSON FeatureCollection")
+                raise _bad(
+                    response,
+                    f"{what}: page {number} of the results is not a GeoJSON "
+                    f"FeatureCollection ({_shape(answer)})",
+                )
             if pages is not None:
                 pages.append({k: v for k, v in answer.items() if k != "features"})
+            if contents is not None:
+                contents.append(response.content)
             for index, feature in enumerate(features):
                 if not isinstance(feature, dict):
-                    raise _bad(response, f"{what}: feature #{index} is not an object")
+                    raise _bad(response, f"{page_what}: feature #{index} is not an object")
                 yield feature
             link = _next_link(answer)
             if link is None or not features:
@@ -557,34 +582,58 @@ class StationProtocolV2:
         ``POST``).
 
         Without ``explode`` the results are the v2 items; with it, the file-level features it
-        makes of each item (every file is remembered for staging).
+        makes of each item (every file is remembered for staging). The pystac items are built
+        when first touched (:mod:`rs_core.items`); ``raw`` (every page's features, as sent) is
+        decoded again from the pages' bytes when first read.
         """
         pages: list[dict[str, Any]] = []
-        raw_features: list[dict[str, Any]] = []
-        items: list[pystac.Item] = []
+        contents: list[bytes] = []
+        features: list[dict[str, Any]] = []
+        consumed = 0
         if max_items is not None and max_items < 1:
             raise InvalidInputError(f"max_items must be >= 1, got {max_items}")
-        for feature in self.iter_features(
-            url, params, timeout=timeout, what=what, pages=pages, json_body=json_body
-        ):
-            raw_features.append(feature)
+        found = self.iter_features(
+            url,
+            params,
+            timeout=timeout,
+            what=what,
+            pages=pages,
+            json_body=json_body,
+            contents=contents,
+        )
+        seen: list[tuple[str, str, dict[str, Any]]] = []
+        for feature in found:
+            consumed += 1
             coll = str(feature.get("collection") or collection)
             produced = explode(feature, coll) if explode is not None else [feature]
             for made in produced:
-                if max_items is not None and len(items) >= max_items:
+                if max_items is not None and len(features) >= max_items:
                     break
-                items.append(_to_item(made, what))
+                problem = feature_problem(made)
+                if problem:
+                    raise BadResponseError(
+                        f"{what}: feature {made.get('id')!r} is not a valid STAC item ({problem})"
+                    )
+                features.append(made)
                 if explode is not None:
-                    self.state.remember_file(str(made["id"]), coll, feature)
+                    seen.append((str(made["id"]), coll, feature))
                 else:
                     assets = feature.get("assets")
                     for name in assets if isinstance(assets, Mapping) else ():
-                        self.state.remember_file(str(name), coll, feature)
-            if max_items is not None and len(items) >= max_items:
+                        seen.append((str(name), coll, feature))
+            if max_items is not None and len(features) >= max_items:
                 break  # before the generator fetches another page
-        raw = {"type": "FeatureCollection", "features": raw_features, "pages": pages}
-        extra: dict[str, Any] = {"numberReturned": len(items), "pages": len(pages)}
-        return StationItemCollection(items, extra_fields=extra, clone_items=False, raw=raw)
+        self.state.remember_files(seen)
+        found.close()
+        # exploded features share parts with their siblings: their items are built from copies
+        builder = ItemBuilder(what, copy=explode is not None)
+        extra: dict[str, Any] = {"numberReturned": len(features), "pages": len(pages)}
+        return StationItemCollection(
+            LazyItemList(features, builder),
+            extra_fields=extra,
+            clone_items=False,
+            raw=functools.partial(_raw_answer, contents, consumed, pages),
+        )
 
     def search_items(
         self,
@@ -1100,13 +1149,26 @@ def _next_link(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _to_item(feature: Mapping[str, Any], what: str) -> pystac.Item:
-    try:
-        return pystac.Item.from_dict(normalise_feature(feature), preserve_dict=False)
-    except Exception as err:
-        raise BadResponseError(
-            f"{what}: feature {feature.get('id')!r} is not a valid STAC item ({err})"
-        ) from err
+def _raw_answer(
+    contents: list[bytes], consumed: int, pages: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The answer of a paged search as sent: the first ``consumed`` features of the pages."""
+    features: list[Any] = []
+    for content in contents:
+        features.extend(json.loads(content)["features"])
+    return {"type": "FeatureCollection", "features": features[:consumed], "pages": pages}
+
+
+def _shape(answer: Any) -> str:
+    """A few words on what a page that is not a FeatureCollection is."""
+    if not isinstance(answer, dict):
+        return f"a JSON {type(answer).__name__}"
+    if "features" not in answer:
+        keys = ", ".join(reprlib.repr(k) for k in list(answer)[:5])
+        return f"no 'features'; keys: {keys}" if keys else "an empty object"
+    if answer["features"] is None:
+        return "'features' is null"
+    return f"'features' is a {type(answer['features']).__name__}"
 
 
 def _bad(response: requests.Response, message: str) -> BadResponseError:
@@ -1208,12 +1270,11 @@ def v1_lacks(what: str) -> UnsupportedOperationError:
 
 
 def cap_items(found: StationItemCollection, max_items: int | None) -> StationItemCollection:
-    """``found`` cut to ``max_items`` items (v1 has no paging: the cap is client-side)."""
+    """``found`` cut to ``max_items`` items (v1 has no paging: the cap is client-side); builds
+    no item and does not decode ``raw``."""
     if max_items is None or len(found.items) <= max_items:
         return found
-    return StationItemCollection(
-        found.items[:max_items], extra_fields=found.extra_fields, clone_items=False, raw=found.raw
-    )
+    return found.head(max_items)
 
 
 __all__ += ["cap_items", "check_max_items", "page_query", "v1_lacks"]

@@ -89,11 +89,15 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     # a report, never an exception: transient faults end DONE, lasting ones REFUSED (typed msg)
     "cadip stage_and_wait": (DONE, REFUSED, DONE, DONE, REFUSED, DONE, DONE, DONE, REFUSED, DONE, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
     "catalog get":          (OK,   TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
-    # a POST that creates is never retried; a 2xx JSON answer of another shape is trusted
-    "catalog add item":     (OK,   TMO,  SRV,  SRV,  SRV,  RATE, SRV,  CON,  CON,  CON,  CON,  BAD,  SRV,  OK,   TMO),
+    # a POST that creates is never retried; a 2xx answer that is not the item is read back:
+    # the item is not stored (the fault answered instead of the server), a BadResponseError
+    "catalog add item":     (OK,   TMO,  SRV,  SRV,  SRV,  RATE, SRV,  CON,  CON,  CON,  CON,  BAD,  SRV,  BAD,  TMO),
     # DELETE is idempotent (retried); a truncated answer means it was deleted, the retry: 404
     "catalog remove item":  (OK,   TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  GONE, CON,  OK,   SRV,  OK,   TMO),
     "catalog search":       (OK,   TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
+    # the fault hits page 2 only: never a silent partial result (the first page's items)
+    "catalog search page 2": (OK,  TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
+    "auxip v2 search page 2": (OK, TMO,  RTY,  RTY,  SRV,  RTY,  SRV,  RTY,  CON,  RTY,  CON,  BAD,  SRV,  BAD,  TMO),
     # the key manager's non-2xx answers are authentication errors (naming status and detail)
     "apikey check":         (OK,   TMO,  RTY,  RTY,  AUTH, RTY,  AUTH, RTY,  CON,  RTY,  CON,  BAD,  AUTH, BAD,  TMO),
 }
@@ -107,6 +111,8 @@ assert all(len(row) == len(FAULTS) for row in EXPECTED.values()), "one outcome p
 @frozen
 class Clients:
     sim: RsServerSimulator
+    sim_v2: RsServerSimulator
+    auxip_v2: AuxipClient
     rs: RsClient
     auxip: AuxipClient
     cadip: CadipClient
@@ -125,6 +131,8 @@ class Operation:
 
     fault_path: dict[str, Any]
     prepare: Callable[[Clients], tuple[Call, Callable[[Any], None]]]
+    v2: bool = False  # runs against the v2 simulator
+    requests: int = 1  # requests to the faulty path when nothing is retried
 
 
 def _auxip_search(c: Clients) -> tuple[Call, Callable[[Any], None]]:
@@ -223,6 +231,28 @@ def _catalog_search(c: Clients) -> tuple[Call, Callable[[Any], None]]:
     )
 
 
+def _catalog_search_pages(c: Clients) -> tuple[Call, Callable[[Any], None]]:
+    def check(found: Any) -> None:
+        assert len(found) == 4, "every page's items"
+
+    return (
+        lambda: c.catalog.search(
+            collections=[c.collection], limit=2, max_items=4
+        ).item_collection(),
+        check,
+    )
+
+
+def _auxip_v2_pages(c: Clients) -> tuple[Call, Callable[[Any], None]]:
+    def check(found: Any) -> None:
+        assert len(found) == 4 and found.extra_fields["pages"] == 2
+
+    return (
+        lambda: c.auxip_v2.search_stations("2000-01-01", "2100-01-01", page_size=2, max_items=4),
+        check,
+    )
+
+
 def _apikey(c: Clients) -> tuple[Call, Callable[[Any], None]]:
     clear_apikey_cache()
 
@@ -253,6 +283,12 @@ OPERATIONS: dict[str, Operation] = {
         _catalog_remove,
     ),
     "catalog search": Operation({"path": "/catalog/search"}, _catalog_search),
+    "catalog search page 2": Operation(
+        {"path": "/catalog/search", "skip": 1}, _catalog_search_pages, requests=2
+    ),
+    "auxip v2 search page 2": Operation(
+        {"path": "/auxip/collections/adgs/items", "skip": 1}, _auxip_v2_pages, True, 2
+    ),
     "apikey check": Operation({"path": "/apikeymanager/check/api_key"}, _apikey),
 }
 
@@ -263,9 +299,11 @@ assert set(OPERATIONS) == set(EXPECTED)
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[Clients]:
-    with RsServerSimulator(
-        api_keys={API_KEY: ApiKey.full_access(USER)}, staging_duration=0.05
-    ) as sim:
+    keys = {API_KEY: ApiKey.full_access(USER)}
+    with (
+        RsServerSimulator(api_keys=keys, staging_duration=0.05) as sim,
+        RsServerSimulator(api_keys=keys, api_version="v2") as sim_v2,
+    ):
         rs = RsClient(sim.url, API_KEY, http_settings=FAST)
         patient = CadipClient(sim.url, API_KEY, None, "CADIP", http_settings=PATIENT)
         names = [i.id for i in patient.search_files("2019-01-01", "2030-01-01", limit=1000)]
@@ -275,10 +313,13 @@ def clients() -> Iterator[Clients]:
         catalog = rs.get_stac_client()
         collection = "matrix"
         catalog.add_collection(make_collection(collection))
-        for k in range(3):
+        for k in range(4):
             catalog.add_item(collection, make_item(f"seed-{k}"))
+        auxip_v2 = AuxipClient(sim_v2.url, API_KEY, None, http_settings=FAST, api_version="v2")
         yield Clients(
             sim=sim,
+            sim_v2=sim_v2,
+            auxip_v2=auxip_v2,
             rs=rs,
             auxip=rs.get_auxip_client(),
             cadip=rs.get_cadip_client("CADIP"),
@@ -289,14 +330,15 @@ def clients() -> Iterator[Clients]:
         )
         rs.close()
         patient.close()
+        auxip_v2.close()
 
 
 # -- the matrix ----------------------------------------------------------------------------
 
 
-def _retried(sim: RsServerSimulator, fault: Fault) -> bool:
+def _retried(sim: RsServerSimulator, fault: Fault, requests: int) -> bool:
     hits = [r for r in sim.requests if fault.matches(r.method, r.path)]
-    return len(hits) > 1
+    return len(hits) > requests
 
 
 def run_cell(sim: RsServerSimulator, call: Call, label: str) -> tuple[Any, RsError | None, float]:
@@ -336,7 +378,7 @@ def test_cell(clients: Clients, operation: str, fault_name: str) -> None:
     expected = EXPECTED[operation][list(FAULTS).index(fault_name)]
     op = OPERATIONS[operation]
     call, check = op.prepare(clients)
-    sim = clients.sim
+    sim = clients.sim_v2 if op.v2 else clients.sim
     sim.clear_requests()
     fault = sim.add_fault(Fault(**op.fault_path, **FAULTS[fault_name]))
     result, error, elapsed = run_cell(sim, call, f"{operation} under {fault_name}")
@@ -349,7 +391,7 @@ def test_cell(clients: Clients, operation: str, fault_name: str) -> None:
         outcome = f"report: {next(iter(result.outcomes.values())).state}"
     else:
         check(result)
-        outcome = RTY if _retried(sim, fault) else OK
+        outcome = RTY if _retried(sim, fault, op.requests) else OK
     assert outcome == expected, f"{operation} under {fault_name}: {outcome}, expected {expected}"
 
 

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import reprlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Self
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Self, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import pystac
@@ -48,6 +50,7 @@ from rs_catalog.stac_io import RsStacApiIO
 from rs_catalog.validation import validate_collection, validate_item
 from rs_core.auth import sanitize_owner_id
 from rs_core.client import RsClient
+from rs_core.dates import parse_datetime
 from rs_core.errors import (
     BadResponseError,
     ConfigurationError,
@@ -57,6 +60,7 @@ from rs_core.errors import (
     RsError,
     ServerError,
 )
+from rs_core.items import build_item, json_copy, lazy_item_collection
 
 __all__ = [
     "CATALOG_ENV",
@@ -146,6 +150,8 @@ class StacClient(RsClient, Client):
     _rs_server_rules: bool
     _user_modifier: Callable[[Modifiable], None] | None
     _collection_cache: dict[str, pystac.Collection]
+    _bulk_items: bool | None = None
+    """Whether the catalog has the ``bulk_items`` endpoint (``None``: not known yet)."""
 
     def __init__(  # noqa: PLR0917 - pystac's signature
         self,
@@ -484,7 +490,8 @@ class StacClient(RsClient, Client):
         else:
             self._normalise_item_dict(d, searched=False)
         with _readable("an item"):
-            item = pystac.Item.from_dict(d, root=self, preserve_dict=False)
+            item = build_item(d)  # = Item.from_dict(d, root=self, preserve_dict=False)
+            item.set_root(self)
         call_modifier(self._user_modifier, item)
         return item
 
@@ -494,24 +501,12 @@ class StacClient(RsClient, Client):
         try:
             return response.json()
         except ValueError as err:
-            raise BadResponseError(
-                f"{what}: the answer is not JSON",
-                method=response.request.method if response.request else None,
-                url=response.url,
-                status=response.status_code,
-                response=response,
-            ) from err
+            raise _bad_answer(response, f"{what}: the answer is not JSON") from err
 
     def _stac_object(self, response: requests.Response, what: str, stac_type: str) -> Any:
         body = self._json(response, what)
         if not isinstance(body, dict) or body.get("type") != stac_type:
-            raise BadResponseError(
-                f"{what}: the answer is not a STAC {stac_type.lower()}",
-                method=response.request.method if response.request else None,
-                url=response.url,
-                status=response.status_code,
-                response=response,
-            )
+            raise _bad_answer(response, f"{what}: the answer is not a STAC {stac_type.lower()}")
         return body
 
     def get_collection(  # type: ignore[override]
@@ -747,7 +742,7 @@ class StacClient(RsClient, Client):
     def _item_body(self, item: pystac.Item, owner: str, short: str) -> dict[str, Any]:
         if not isinstance(item, pystac.Item):
             raise InvalidInputError(f"item must be a pystac.Item, got {type(item).__name__}")
-        d = copy.deepcopy(item.to_dict(include_self_link=False, transform_hrefs=False))
+        d: dict[str, Any] = json_copy(item.to_dict(include_self_link=False, transform_hrefs=False))
         d["collection"] = short if self._owner_mapping else f"{owner}:{short}"
         d["links"] = [
             link
@@ -772,12 +767,40 @@ class StacClient(RsClient, Client):
         return self._collection_from_dict(copy.deepcopy(fallback), public)
 
     def _written_item(
-        self, response: requests.Response, public: str, fallback: dict[str, Any]
+        self, response: requests.Response, public: str, fallback: dict[str, Any], what: str
     ) -> pystac.Item:
+        """The item a 2xx answer to a write returned; an answer that is not the written item
+        (another shape, another id, empty) is verified by reading the item back: stored, it
+        is returned; not stored, a :class:`~rs_core.BadResponseError` (never a false success).
+        """
         body = self._written_body(response)
-        if isinstance(body, dict) and body.get("type") == "Feature" and "properties" in body:
+        if (
+            isinstance(body, dict)
+            and body.get("type") == "Feature"
+            and isinstance(body.get("properties"), dict)
+            and body.get("id") == fallback.get("id")
+        ):
             return self._item_from_dict(body, public)
-        return self._item_from_dict(copy.deepcopy(fallback), public)
+        owner, short = public.split(":", 1)
+        url = self._item_url(owner, short, str(fallback.get("id")))
+        shape = "an empty body" if body is None else f"a JSON {type(body).__name__}"
+        if isinstance(body, dict):
+            keys = ", ".join(reprlib.repr(k) for k in list(body)[:5])
+            shape = f"an object that is not the item (keys: {keys})"
+        problem = f"{what}: the server answered HTTP {response.status_code} with {shape}"
+        try:
+            check = self.stac_io.send("GET", url, ok=(404,), what=f"{what}: reading it back")
+        except RsError as err:
+            raise _bad_answer(
+                response, f"{problem}, and reading the item back failed ({err.message})"
+            ) from err
+        stored = self._json(check, what) if check.status_code != 404 else None
+        if not _same_item(stored, fallback):
+            raise _bad_answer(
+                response,
+                f"{problem}, and the item is not stored (GET {url}: HTTP {check.status_code})",
+            )
+        return self._item_from_dict(cast(dict[str, Any], stored), public)
 
     def add_collection(
         self,
@@ -900,7 +923,7 @@ class StacClient(RsClient, Client):
         except ServerError as err:
             self._missing_collection_instead(err, owner, short, what)
             raise
-        return self._written_item(response, f"{owner}:{short}", body)
+        return self._written_item(response, f"{owner}:{short}", body, what)
 
     def _missing_collection_instead(
         self, err: ServerError, owner: str, short: str, what: str
@@ -924,25 +947,111 @@ class StacClient(RsClient, Client):
         items: Iterable[pystac.Item],
         owner_id: str | None = None,
         timeout: float | None = None,
+        *,
+        bulk: bool | None = None,
+        chunk_size: int = 1000,
+        max_workers: int = 4,
     ) -> list[ItemResult]:
-        """Add many items, one request each; one :class:`ItemResult` per item, in order.
+        """Add many items; one :class:`ItemResult` per item, in order.
 
-        Failures do not stop the batch; each keeps its typed error.
+        Each item is checked offline first (a bad one gets its
+        :class:`~rs_core.InvalidInputError`, the others go on). Where the server has the bulk
+        endpoint (RS-Server 1.0's catalog, stac-fastapi-pgstac:
+        ``POST .../collections/{owner}:{c}/bulk_items``), the items go in chunks of
+        ``chunk_size``, one transaction each; a stored item is then reported with the body sent
+        (the endpoint does not answer the items). A chunk the server refuses (a duplicate, an
+        item it rejects) is added again item by item, so that each item keeps its own outcome.
+        Without the endpoint (detected once per client: ``bulk=None``), or with
+        ``bulk=False``, the items are added one request each, ``max_workers`` at a time.
 
         >>> results = catalog.add_items("s1_l0", items)                       # doctest: +SKIP
         >>> [r.item_id for r in results if not r.ok]                          # doctest: +SKIP
         ['duplicate_one']
         """
-        results: list[ItemResult] = []
-        for item in items:
-            item_id = getattr(item, "id", repr(item))
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InvalidInputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise InvalidInputError(f"max_workers must be a positive integer, got {max_workers!r}")
+        owner, short = self._split(collection_id, owner_id)
+        listed = list(items)
+        results: list[ItemResult | None] = [None] * len(listed)
+        ready: list[tuple[int, pystac.Item, dict[str, Any]]] = []
+        repeated: list[tuple[int, pystac.Item, dict[str, Any]]] = []  # after the first, alone
+        seen: set[str] = set()
+        for index, item in enumerate(listed):
+            try:
+                body = self._item_body(item, owner, short)
+                validate_item(body, rs_server_rules=self._rs_server_rules)
+            except RsError as err:
+                results[index] = ItemResult(str(getattr(item, "id", repr(item))), False, error=err)
+            else:
+                (repeated if body["id"] in seen else ready).append((index, item, body))
+                seen.add(body["id"])
+        self._forget()
+        use_bulk = self._bulk_items if bulk is None else bulk
+        one_by_one: list[tuple[int, pystac.Item, dict[str, Any]]] = []
+        for start in range(0, len(ready), chunk_size):
+            chunk = ready[start : start + chunk_size]
+            if use_bulk is not False and self._post_bulk(owner, short, chunk, timeout, results):
+                use_bulk = self._bulk_items = True
+                continue
+            use_bulk = False if self._bulk_items is False else use_bulk
+            one_by_one.extend(chunk)
+
+        def add(entry: tuple[int, pystac.Item, dict[str, Any]]) -> None:
+            index, item, _ = entry
             try:
                 stored = self.add_item(collection_id, item, owner_id=owner_id, timeout=timeout)
             except RsError as err:
-                results.append(ItemResult(str(item_id), ok=False, error=err))
+                results[index] = ItemResult(str(item.id), ok=False, error=err)
             else:
-                results.append(ItemResult(stored.id, ok=True, item=stored))
-        return results
+                results[index] = ItemResult(stored.id, ok=True, item=stored)
+
+        if max_workers == 1 or len(one_by_one) < 2:
+            for entry in one_by_one:
+                add(entry)
+        else:
+            with ThreadPoolExecutor(max_workers, thread_name_prefix="rs-add-items") as pool:
+                list(pool.map(add, one_by_one))
+        for entry in repeated:  # an id given twice: the first wins, as one by one in order
+            add(entry)
+        return [r for r in results if r is not None]
+
+    def _post_bulk(
+        self,
+        owner: str,
+        short: str,
+        chunk: list[tuple[int, pystac.Item, dict[str, Any]]],
+        timeout: float | None,
+        results: list[ItemResult | None],
+    ) -> bool:
+        """One bulk insert of ``chunk``; True when the server stored it all (``results``
+        filled). False when the chunk must go item by item: the server has no bulk endpoint
+        (then remembered), or refused the chunk (a duplicate, a rejected item, any error)."""
+        public = f"{owner}:{short}"
+        url = f"{self._collection_url(owner, short)}/bulk_items"
+        payload = {"items": {body["id"]: body for _, _, body in chunk}, "method": "insert"}
+        what = f"Adding {len(chunk)} items to {public} in bulk failed"
+        try:
+            response = self.stac_io.send(
+                "POST", url, json_body=payload, timeout=timeout, retry=False, what=what
+            )
+        except (NotFoundError, RequestRejectedError) as err:
+            if err.status in (404, 405) and self._exists(self._collection_url(owner, short)):
+                self._bulk_items = False  # the collection is there, the endpoint is not
+                self.logger.debug("%s has no bulk_items endpoint: items go one by one", public)
+            else:
+                self.logger.debug("bulk insert refused (%s): items go one by one", err)
+            return False
+        except RsError as err:
+            self.logger.debug("bulk insert failed (%s): items go one by one", err)
+            return False
+        if not 200 <= response.status_code < 300:
+            return False
+        for index, _, body in chunk:
+            stored = self._item_from_dict(json_copy(body), public)
+            results[index] = ItemResult(stored.id, ok=True, item=stored)
+        return True
 
     def update_item(
         self,
@@ -975,7 +1084,7 @@ class StacClient(RsClient, Client):
                     f"{what}: no such item",
                 ) from err
             raise
-        return self._written_item(response, f"{owner}:{short}", body)
+        return self._written_item(response, f"{owner}:{short}", body, what)
 
     def _exists(self, url: str) -> bool:
         """False only when a GET of ``url`` answers 404 (any other failure: True)."""
@@ -1004,6 +1113,42 @@ class StacClient(RsClient, Client):
             timeout=timeout,
             what=f"Removing item {item_id!r} of {owner}:{short} failed",
         )
+
+
+def _bad_answer(response: requests.Response, message: str) -> BadResponseError:
+    """A :class:`~rs_core.BadResponseError` naming ``response``'s request and status."""
+    return BadResponseError(
+        message,
+        method=response.request.method if response.request else None,
+        url=response.url,
+        status=response.status_code,
+        response=response,
+    )
+
+
+_SERVER_SET = frozenset({"owner", "published", "updated", "expires", "created"})
+
+
+def _same_item(stored: Any, sent: dict[str, Any]) -> bool:
+    """``stored`` (read back) is the item ``sent``: same id and the same values for every
+    property sent, except those the server sets itself (``updated``, ``owner``...)."""
+    if not isinstance(stored, dict) or stored.get("id") != sent.get("id"):
+        return False
+    mine, theirs = sent.get("properties") or {}, stored.get("properties")
+    if not isinstance(theirs, dict):
+        return False
+    return all(_same_value(theirs.get(k), v) for k, v in mine.items() if k not in _SERVER_SET)
+
+
+def _same_value(stored: Any, sent: Any) -> bool:
+    if stored == sent:
+        return True
+    if isinstance(stored, str) and isinstance(sent, str):  # a timestamp the server reformatted
+        try:
+            return bool(parse_datetime(stored) == parse_datetime(sent))
+        except InvalidInputError:
+            return False
+    return False
 
 
 def _check_max_items(max_items: object) -> None:
@@ -1039,29 +1184,71 @@ class _CheckedSearch(ItemSearch):
                     "The catalog's search answered a page without a list of features",
                     url=self.url,
                 )
+            for feature in features:  # items are built later: refuse what pystac cannot read
+                problem = _feature_problem(feature)
+                if problem:
+                    ident = reprlib.repr(feature.get("id"))
+                    raise BadResponseError(
+                        f"The catalog answered a search page pystac cannot read: feature "
+                        f"{ident} is not a valid STAC item ({problem})",
+                        url=self.url,
+                    )
             yield page
 
     def pages(self) -> Iterator[pystac.ItemCollection]:
-        # pystac-client builds each page with root=self.client and ItemCollection clones every
-        # item it has just built: twice the objects per page, all in reference cycles that
-        # CPython frees late. Built here without root and without the clone, iterating 6,000
-        # items peaks at about half the memory (bench/: "large"; stac-utils/pystac-client#842).
+        # pystac-client builds every item of a page, then ItemCollection clones each one it
+        # has just built (stac-utils/pystac-client#842). Here a page holds its decoded
+        # features and builds each item (with the client as root, as pystac-client's) when
+        # touched, without the clone.
+        build = functools.partial(_search_item, root=self.client)
         for page in self.pages_as_dicts():
-            with _readable("a search page"):
-                items = [
-                    pystac.Item.from_dict(feature, preserve_dict=False)
-                    for feature in page["features"]
-                ]
-                extra = {k: v for k, v in page.items() if k not in ("features", "type")}
-                yield pystac.ItemCollection(items, extra_fields=extra, clone_items=False)
+            extra = {k: v for k, v in page.items() if k not in ("features", "type")}
+            yield lazy_item_collection(page["features"], extra, build)
 
     def items(self) -> Iterator[pystac.Item]:
-        for page in self.pages():
-            yield from page.items
+        # One item built at a time, and each feature let go once built: iterating holds at
+        # most a page of decoded features, whatever the number of items.
+        for page in self.pages_as_dicts():
+            features = page["features"]
+            for index in range(len(features)):
+                feature, features[index] = features[index], None
+                yield _search_item(feature, self.client)
 
     def item_collection(self) -> pystac.ItemCollection:  # type: ignore[override]
-        with _readable("a search page"):
-            return super().item_collection()
+        """Every result, items built when touched (fetched once, as pystac-client's)."""
+        cached = self.__dict__.get("_rs_item_collection")
+        if cached is None:
+            features: list[dict[str, Any]] = []
+            for page in self.pages_as_dicts():
+                features.extend(page["features"])
+            build = functools.partial(_search_item, root=self.client)
+            cached = lazy_item_collection(features, None, build)
+            self.__dict__["_rs_item_collection"] = cached
+        return cast(pystac.ItemCollection, cached)
+
+
+def _feature_problem(feature: dict[str, Any]) -> str:
+    """Why pystac cannot read ``feature`` as an item (cheap checks), or ``""``."""
+    if feature.get("type") != "Feature" or "stac_version" not in feature:
+        return "not a STAC Feature (type, stac_version)"
+    if not isinstance(feature.get("id"), str):
+        return "no id"
+    properties = feature.get("properties")
+    if not isinstance(properties, dict):
+        return "properties is not an object"
+    if properties.get("datetime") is None and not (
+        properties.get("start_datetime") and properties.get("end_datetime")
+    ):
+        return "no datetime and no start/end datetime"
+    return ""
+
+
+def _search_item(feature: dict[str, Any], root: Client | None) -> pystac.Item:
+    with _readable("a search page"):
+        item = build_item(feature)
+        if root is not None:
+            item.set_root(root)
+        return item
 
 
 class _EmptySearch(_CheckedSearch):

@@ -10,6 +10,10 @@ collection lists, search pages, ``next`` links) what rs-core promises everywhere
   the prepared request, pystac-client's DEBUG log of request headers cannot show it (this class
   does not use that log line at all);
 * a ``(connect, read)`` timeout on every request, retries with backoff for GETs and searches;
+* every page of a paged answer is checked: a page that is neither a FeatureCollection nor a
+  collection list (no ``features``, ``features: null``, an error object) is a
+  :class:`~rs_core.BadResponseError` naming the page, where pystac-client's paging would stop
+  quietly and return a partial result;
 * typed :mod:`rs_core.errors` instead of pystac-client's ``APIError``. A 404 is raised as
   :class:`StacNotFoundError`, which is both a :class:`rs_core.NotFoundError` and a pystac-client
   ``APIError`` with ``status_code`` 404, so pystac-client's own "missing means ``None``" paths
@@ -27,7 +31,8 @@ session (which station clients use too).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import reprlib
+from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +45,7 @@ from pystac_client.stac_api_io import StacApiIO, Timeout
 from rs_core.errors import BadResponseError, NotFoundError
 from rs_core.http import APIKEY_HEADER, HttpClient
 
-__all__ = ["RsStacApiIO", "StacNotFoundError"]
+__all__ = ["RsStacApiIO", "StacNotFoundError", "check_page"]
 
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -249,3 +254,63 @@ class RsStacApiIO(StacApiIO):
                 url=href,
             )
         return body
+
+    def get_pages(
+        self,
+        url: str,
+        method: str | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a paged endpoint (``/search``, ``.../items``, ``/collections``),
+        following ``next`` links, each page checked (:func:`check_page`).
+
+        The paging ends at a page without ``next`` link or with no features (as
+        pystac-client's); a page that is not a FeatureCollection or a collection list raises.
+        """
+        page = self.read_json(url, method=method, parameters=parameters)
+        number = 1
+        while True:
+            if not check_page(page, url=url, number=number, method=method or "GET"):
+                return
+            yield page
+            next_link = next(
+                (link for link in page.get("links", []) if link.get("rel") == "next"), None
+            )
+            if next_link is None:
+                return
+            link = Link.from_dict(next_link)
+            url, number = link.href, number + 1
+            method = str(link.extra_fields.get("method") or "GET")
+            page = self.read_json(link, parameters=parameters)
+
+
+def check_page(page: dict[str, Any], *, url: str, number: int, method: str = "GET") -> bool:
+    """True for a page with features or collections, False for an empty one (the end);
+    anything else is a :class:`~rs_core.BadResponseError` naming page ``number`` and ``url``.
+
+    >>> check_page({"type": "FeatureCollection", "features": []}, url="u", number=2)
+    False
+    >>> try:
+    ...     check_page({"code": "X"}, url="u", number=2)
+    ... except BadResponseError as err:
+    ...     print(err.message)
+    The catalog's page 2 of a paged answer is not a FeatureCollection: no 'features' (keys: 'code')
+    """
+    for key in ("features", "collections"):
+        if key in page:
+            values = page[key]
+            if isinstance(values, list) and all(isinstance(v, dict) for v in values):
+                return bool(values)
+            shown = "null" if values is None else f"a {type(values).__name__}"
+            if isinstance(values, list):
+                shown = "a list with an entry that is not an object"
+            problem = f"{key!r} is {shown}"
+            break
+    else:
+        keys = ", ".join(reprlib.repr(k) for k in list(page)[:5])
+        problem = f"no 'features' (keys: {keys})" if keys else "an empty object"
+    raise BadResponseError(
+        f"The catalog's page {number} of a paged answer is not a FeatureCollection: {problem}",
+        method=method,
+        url=url,
+    )

@@ -385,6 +385,11 @@ def _evaluate(node: Any, item: dict[str, Any], owner: str, coll: str) -> bool:
 class Catalog:
     """The catalog's state and routes (see the module docstring for the behaviour)."""
 
+    bulk_items: bool = True
+    """Serve ``POST /collections/{owner}:{coll}/bulk_items`` (RS-Server 1.0's catalog, after
+    stac-fastapi-pgstac: ``{"items": {id: item}, "method": "insert"|"upsert"}``, all or
+    nothing); false: 404 as RS-Server 0.2."""
+
     def __init__(self, base_url: Callable[[], str]) -> None:
         self.base_url = base_url
         self._lock = threading.RLock()
@@ -489,6 +494,12 @@ class Catalog:
                 return self._list_collections(principal)
             if method == "POST":
                 return self._create_collection(request, principal)
+        elif segs[0] == "collections" and len(segs) == 3 and segs[2] == "bulk_items":
+            allowed = ("POST",)
+            if method == "POST" and self.bulk_items:
+                return self._bulk_items(request, self._key(segs[1], principal), principal)
+            if not self.bulk_items:
+                return detail_response(404, "Not Found")
         elif segs[0] == "collections" and len(segs) in (2, 3, 4):
             if len(segs) >= 3 and segs[2] != "items":
                 return detail_response(404, "Not Found")
@@ -800,6 +811,43 @@ class Catalog:
         item = self._prepare_item(body, owner, coll, None)
         items[item["id"]] = item
         return json_response(201, self._public_item(owner, coll, item, in_search=False), GEOJSON)
+
+    def _bulk_items(
+        self, request: RecordedRequest, key: tuple[str, str], principal: ApiKey | None
+    ) -> Response:
+        """Insert (or upsert) many items in one transaction: every one stored, or none."""
+        owner, coll = key
+        denied = self._denied(principal, key, "write")
+        if denied is not None:
+            return denied
+        body = self._body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), dict):
+            return detail_response(400, "bulk_items takes {'items': {id: item}, 'method': ...}")
+        method = body.get("method", "insert")
+        if method not in ("insert", "upsert"):
+            return detail_response(400, f"unknown bulk method {method!r}")
+        if key not in self._collections:
+            return _not_found(f"Collection {owner}_{coll} does not exist.")
+        items = self._items[key]
+        prepared: dict[str, dict[str, Any]] = {}
+        for item_id, item in body["items"].items():
+            errors = _check_item(item)
+            if errors:
+                return detail_response(400, errors)
+            if item["id"] != item_id:
+                return detail_response(400, f"item id {item['id']!r} under key {item_id!r}")
+            if method == "insert" and item_id in items:
+                return json_response(
+                    409,
+                    {
+                        "code": "ConflictError",
+                        "description": f"Item {item_id} already exists in collection "
+                        f"{owner}_{coll}",
+                    },
+                )
+            prepared[item_id] = self._prepare_item(item, owner, coll, items.get(item_id))
+        items.update(prepared)
+        return json_response(200, f"Successfully added {len(prepared)} items.")
 
     def _item(
         self,

@@ -78,6 +78,8 @@ class Fault:
     body: Any = None
     path_regex: str | None = None
     location: str | None = None
+    skip: int = 0
+    """Let this many matching requests through untouched first (e.g. ``skip=1``: page 2)."""
     _pattern: re.Pattern[str] | None = field(init=False, default=None, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -87,6 +89,8 @@ class Fault:
             raise ValueError("a 'redirect' fault needs location=")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be None or >= 1")
+        if self.skip < 0:
+            raise ValueError("skip must be >= 0")
 
     @property
     def effective_status(self) -> int:
@@ -118,12 +122,12 @@ class FaultList:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._faults: list[list[Any]] = []  # [fault, remaining uses or None]
+        self._faults: list[list[Any]] = []  # [fault, remaining uses or None, to skip]
 
     def add(self, fault: Fault) -> None:
         """Append ``fault`` (tried after those already there)."""
         with self._lock:
-            self._faults.append([fault, fault.times])
+            self._faults.append([fault, fault.times, fault.skip])
 
     def clear(self) -> None:
         """Remove every fault."""
@@ -141,6 +145,9 @@ class FaultList:
             for index, entry in enumerate(self._faults):
                 fault: Fault = entry[0]
                 if not fault.matches(method, path):
+                    continue
+                if entry[2] > 0:
+                    entry[2] -= 1
                     continue
                 if entry[1] is not None:
                     entry[1] -= 1

@@ -1,0 +1,402 @@
+"""Lazy search results (rs_core.items): the same pystac items as the eager path, built on use.
+
+The property tests compare :func:`build_item` with ``pystac.Item.from_dict`` on generated
+features; the search tests compare what the station and catalog searches return with the
+eager construction of the same answers (fetched with a bare session), and check that ``raw``
+stays what the server sent and that items share nothing with it or with each other.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pystac
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rs_auxip import AuxipClient
+from rs_cadip import CadipClient
+
+from rs_core.http import HttpSettings
+from rs_core.items import LazyItemList, build_item, json_copy, lazy_item_collection
+from rs_core.rsserver_v1 import _rfc3339_parsed, _rfc3339_text, normalise_feature
+from rs_core.testing.kit.catalog import make_collection, make_item
+from rs_core.testing.simulator import ApiKey, RsServerSimulator
+
+KEY = "items-key"
+FAST = HttpSettings(timeout=10.0, connect_timeout=5.0, retries=1, backoff_factor=0.01)
+FILE_EXT = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+EO_EXT = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+PROJ_EXT = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
+EXTENSIONS = [FILE_EXT, EO_EXT, PROJ_EXT]
+
+# -- generated features ---------------------------------------------------------------------
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), _text)
+_json = st.recursive(
+    _scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_text, inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+def _stamp(draw: Any) -> str:
+    when = draw(
+        st.datetimes(
+            min_value=__import__("datetime").datetime(1970, 1, 1),
+            max_value=__import__("datetime").datetime(2100, 1, 1),
+        )
+    )
+    suffix = draw(st.sampled_from(["Z", ".123456Z", "+00:00", "+02:00"]))
+    return when.strftime("%Y-%m-%dT%H:%M:%S") + suffix
+
+
+@st.composite
+def features(draw: Any) -> dict[str, Any]:
+    properties: dict[str, Any] = draw(st.dictionaries(_text, _json, max_size=4))
+    if draw(st.booleans()):
+        properties["datetime"] = _stamp(draw)
+    else:
+        properties["datetime"] = None
+        properties["start_datetime"] = _stamp(draw)
+        properties["end_datetime"] = _stamp(draw)
+    for name in ("created", "updated"):
+        if draw(st.booleans()):
+            properties[name] = _stamp(draw)
+    if draw(st.booleans()):
+        properties["license"] = draw(st.sampled_from(["proprietary", "various", "CC-BY-4.0"]))
+    if draw(st.booleans()):
+        properties["proj:epsg"] = 4326
+    assets = {
+        name: {
+            "href": draw(_text),
+            **draw(st.dictionaries(st.sampled_from(["file:size", "roles", "title", "x"]), _json)),
+        }
+        for name in draw(st.lists(_text, max_size=3, unique=True))
+    }
+    links = [
+        {"rel": draw(st.sampled_from(["self", "parent", "related", "next"])), "href": draw(_text)}
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    feature: dict[str, Any] = {
+        "type": "Feature",
+        "stac_version": draw(st.sampled_from(["1.0.0", "1.1.0"])),
+        "stac_extensions": draw(
+            st.lists(st.sampled_from([FILE_EXT, EO_EXT, PROJ_EXT]), unique=True)
+        ),
+        "id": draw(_text.filter(bool)),
+        "geometry": draw(st.sampled_from([None, {"type": "Point", "coordinates": [1.0, 2.0]}])),
+        "properties": properties,
+        "links": links,
+        "assets": assets,
+    }
+    if draw(st.booleans()):
+        feature["bbox"] = [1.0, 2.0, 1.0, 2.0]
+    if draw(st.booleans()):
+        feature["collection"] = draw(_text)
+    if draw(st.booleans()):
+        feature["extra:top"] = draw(_json)
+    return feature
+
+
+def same_item(lazy: pystac.Item, eager: pystac.Item) -> None:
+    """Everything a caller can read is equal (pystac items compare by identity)."""
+    assert type(lazy) is type(eager)
+    assert lazy.to_dict() == eager.to_dict()
+    assert lazy.to_dict(include_self_link=False) == eager.to_dict(include_self_link=False)
+    assert (lazy.id, lazy.datetime, lazy.geometry, lazy.bbox) == (
+        eager.id,
+        eager.datetime,
+        eager.geometry,
+        eager.bbox,
+    )
+    assert lazy.properties == eager.properties and lazy.extra_fields == eager.extra_fields
+    assert lazy.collection_id == eager.collection_id
+    assert lazy.stac_extensions == eager.stac_extensions
+    assert {k: a.to_dict() for k, a in lazy.assets.items()} == {
+        k: a.to_dict() for k, a in eager.assets.items()
+    }
+    assert all(a.owner is lazy for a in lazy.assets.values())
+    assert [link.to_dict() for link in lazy.links] == [link.to_dict() for link in eager.links]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(feature=features())
+def test_build_item_equals_from_dict(feature: dict[str, Any]) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eager = pystac.Item.from_dict(copy.deepcopy(feature))
+        lazy = build_item(json_copy(feature))
+    same_item(lazy, eager)
+
+
+@settings(max_examples=60, deadline=None)
+@given(feature=features())
+def test_build_item_not_owned_leaves_the_dict_alone(feature: dict[str, Any]) -> None:
+    kept = copy.deepcopy(feature)
+    item = build_item(feature, owned=False)
+    item.properties["touched"] = 1
+    for asset in item.assets.values():
+        asset.extra_fields["touched"] = 1
+    assert feature == kept
+
+
+@settings(max_examples=300)
+@given(
+    when=st.datetimes(
+        min_value=__import__("datetime").datetime(1, 1, 1),
+        max_value=__import__("datetime").datetime(9999, 12, 31),
+    ),
+    fraction=st.sampled_from(["", ".0", ".000", ".5", ".123", ".000001", ".123456", ".1234567"]),
+    zone=st.sampled_from(["Z", "z", "+00:00", "+02:00", ""]),
+)
+def test_timestamp_fast_path_equals_the_parsing_path(when: Any, fraction: str, zone: str) -> None:
+    text = when.strftime("%Y-%m-%dT%H:%M:%S") + fraction + zone
+    assert _rfc3339_text(text) == _rfc3339_parsed(text)
+    assert _rfc3339_text("2024-13-01T00:00:00.5Z") == _rfc3339_parsed("2024-13-01T00:00:00.5Z")
+
+
+@given(value=_json)
+def test_json_copy_is_a_deep_copy(value: Any) -> None:
+    copied = json_copy(value)
+    assert copied == value
+    if isinstance(value, (dict, list)) and value:
+        assert copied is not value
+
+
+def test_stac_0x_takes_pystacs_own_path() -> None:
+    old = {
+        "type": "Feature",
+        "stac_version": "0.9.0",
+        "id": "old",
+        "geometry": None,
+        "bbox": None,
+        "properties": {"datetime": "2024-01-01T00:00:00Z", "eo:platform": "S1A"},
+        "links": [],
+        "assets": {},
+    }
+    same_item(build_item(copy.deepcopy(old)), pystac.Item.from_dict(copy.deepcopy(old)))
+
+
+# -- the lazy list ---------------------------------------------------------------------------
+
+
+def _feature(i: int) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": f"f{i}",
+        "geometry": None,
+        "properties": {"datetime": "2024-01-01T00:00:00Z", "n": i},
+        "links": [],
+        "assets": {"file": {"href": f"s3://b/f{i}", "file:size": i}},
+    }
+
+
+def test_lazy_list_builds_on_use() -> None:
+    items = LazyItemList([_feature(i) for i in range(5)])
+    assert isinstance(items, list) and len(items) == 5 and items.built == 0
+    assert items.ids == [f"f{i}" for i in range(5)] and items.built == 0
+    assert items[1].id == "f1" and items[-1].id == "f4" and items.built == 2
+    assert items[1] is items[1], "an item is built once"
+    first = next(iter(items))
+    assert first.id == "f0" and items.built == 3
+    assert [i.id for i in items[1:3]] == ["f1", "f2"] and items.built == 5
+    assert items.index(first) == 0 and first in items and items.count(first) == 1
+    assert items == list(items) and next(reversed(items)).id == "f4"
+    assert "built" in repr(items)
+
+
+def test_lazy_list_copies_and_pickles_as_items() -> None:
+    items = LazyItemList([_feature(i) for i in range(3)])
+    for copied in (copy.copy(items), items.copy(), list(items)):
+        assert [type(i) for i in copied] == [pystac.Item] * 3
+    restored = pickle.loads(pickle.dumps(LazyItemList([_feature(7)])))
+    assert restored[0].id == "f7"
+    head = LazyItemList([_feature(i) for i in range(4)]).head(2)
+    assert len(head) == 2 and head.built == 0 and head[1].id == "f1"
+
+
+def test_lazy_list_sort_and_pop_build_first() -> None:
+    items = LazyItemList([_feature(i) for i in (3, 1, 2)])
+    items.sort(key=lambda i: i.properties["n"])
+    assert [i.id for i in items] == ["f1", "f2", "f3"]
+    assert items.pop().id == "f3" and len(items) == 2
+
+
+def test_lazy_item_collection_is_an_item_collection() -> None:
+    found = lazy_item_collection([_feature(i) for i in range(3)], {"numberMatched": 3})
+    assert isinstance(found, pystac.ItemCollection) and len(found) == 3
+    eager = pystac.ItemCollection([pystac.Item.from_dict(_feature(i)) for i in range(3)])
+    assert found.to_dict()["features"] == eager.to_dict()["features"]
+    assert found.to_dict()["numberMatched"] == 3
+    assert [i.id for i in found.clone()] == ["f0", "f1", "f2"]
+    assert len(found + eager) == 6
+
+
+# -- station searches ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim_v2() -> Iterator[RsServerSimulator]:
+    with RsServerSimulator(api_keys={KEY: ApiKey.full_access("tester")}, api_version="v2") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def sim_v1() -> Iterator[RsServerSimulator]:
+    with RsServerSimulator(api_keys={KEY: ApiKey.full_access("tester")}) as s:
+        yield s
+
+
+def _pages(url: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every page of a v2 search, with a bare session (the eager reference)."""
+    out = []
+    with requests.Session() as http:
+        http.headers["x-api-key"] = KEY
+        answer = http.get(url, params=params, timeout=10).json()
+        out.append(answer)
+        links = answer.get("links", [])
+        while next_link := next((k for k in links if k["rel"] == "next"), None):
+            answer = http.get(next_link["href"], timeout=10).json()
+            out.append(answer)
+            links = answer.get("links", [])
+    return out
+
+
+def test_v2_station_search_equals_the_eager_path(sim_v2: RsServerSimulator) -> None:
+    with AuxipClient(sim_v2.url, KEY, "tester", http_settings=FAST) as auxip:
+        found = auxip.search_stations("2000-01-01", "2100-01-01", page_size=3)
+        assert found.items.built == 0 and len(found) > 6, "several pages, nothing built"
+        pages = _pages(
+            f"{sim_v2.url}/auxip/collections/adgs/items",
+            {
+                "datetime": "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z",
+                "limit": "3",
+            },
+        )
+        sent = [f for page in pages for f in page["features"]]
+        eager = [
+            pystac.Item.from_dict(normalise_feature(made))
+            for f in sent
+            for made in auxip._v2_protocol().explode(f, "adgs")
+        ]
+        assert found.ids == [i.id for i in eager]
+        for lazy, ref in zip(found, eager, strict=True):
+            same_item(lazy, ref)
+        assert found.raw["features"] == sent, "raw is the answer as sent"
+        found[0].properties["mutated"] = True
+        found[0].assets["file"].extra_fields["mutated"] = True
+        assert "mutated" not in json.dumps(found.raw), "items share nothing with raw"
+
+
+def test_cadip_sessions_files_share_nothing(sim_v2: RsServerSimulator) -> None:
+    with CadipClient(sim_v2.url, KEY, "tester", "CADIP", http_settings=FAST) as cadip:
+        files = cadip.search_stations("2000-01-01", "2100-01-01", limit=10)
+        assert len(files) >= 2
+        files[0].properties["mutated"] = True
+        if files[0].geometry is not None:
+            files[0].geometry["mutated"] = True
+        assert all("mutated" not in f.properties for f in files[1:])
+        assert "mutated" not in json.dumps(files.raw)
+
+
+def test_v1_station_search_equals_the_eager_path(sim_v1: RsServerSimulator) -> None:
+    with AuxipClient(sim_v1.url, KEY, "tester", http_settings=FAST) as auxip:
+        found = auxip.search_stations("2000-01-01", "2100-01-01", limit=50)
+        assert found.items.built == 0
+        with requests.Session() as http:
+            body = http.get(
+                f"{sim_v1.url}/adgs/aux/search",
+                params={"datetime": "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z", "limit": "50"},
+                headers={"x-api-key": KEY},
+                timeout=10,
+            ).json()
+        protocol = auxip._protocol()
+        eager = [
+            pystac.Item.from_dict(normalise_feature(f, protocol.staging_href))
+            for f in body["features"]
+        ]
+        for lazy, ref in zip(found, eager, strict=True):
+            same_item(lazy, ref)
+        found[0].properties["mutated"] = True
+        assert found.raw == body and found.to_dict()["numberMatched"] == body["numberMatched"]
+        capped = auxip.search_stations("2000-01-01", "2100-01-01", max_items=2)
+        assert len(capped) == 2 and capped.items.built == 0
+        assert capped.ids == [f["id"] for f in capped.raw["features"][:2]]
+
+
+# -- catalog searches ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalog_sim() -> Iterator[Any]:
+    with RsServerSimulator(api_keys={KEY: ApiKey.full_access("tester")}) as sim:
+        import rs_core
+
+        catalog = rs_core.get_catalog(
+            rs_server_href=sim.url, rs_server_api_key=KEY, owner_id="tester", http_settings=FAST
+        )
+        catalog.add_collection(make_collection("lazy"))
+        for k in range(7):
+            catalog.add_item("lazy", make_item(f"lazy-{k}"))
+        yield sim, catalog
+        catalog.close()
+
+
+def test_catalog_searches_equal_the_eager_path(catalog_sim: Any) -> None:
+    sim, catalog = catalog_sim
+    with requests.Session() as http:
+        body = http.post(
+            f"{sim.url}/catalog/search",
+            json={"collections": ["tester_lazy"], "limit": 100},
+            headers={"x-api-key": KEY},
+            timeout=10,
+        ).json()
+    eager = {f["id"]: f for f in body["features"]}
+    search = catalog.search(collections=["lazy"], limit=3)
+    from_items = list(search.items())
+    from_pages = [i for page in catalog.search(collections=["lazy"], limit=3).pages() for i in page]
+    collection = catalog.search(collections=["lazy"], limit=3).item_collection()
+    assert isinstance(collection, pystac.ItemCollection) and collection.items.built == 0
+    assert len(from_items) == len(from_pages) == len(collection) == len(eager) == 7
+    for group in (from_items, from_pages, list(collection)):
+        for item in group:
+            ref = pystac.Item.from_dict(copy.deepcopy(eager[item.id]))
+            assert item.to_dict()["properties"] == ref.to_dict(transform_hrefs=False)["properties"]
+            assert item.collection_id == "tester:lazy"
+            assert {k: a.href for k, a in item.assets.items()} == {
+                k: a.href for k, a in ref.assets.items()
+            }
+    assert collection[0].get_root() is catalog, "item_collection() items keep their root"
+
+
+def test_import_rs_core_pulls_no_heavy_dependency() -> None:
+    code = (
+        "import sys, rs_core; rs_core.RsError; rs_core.EDownloadStatus; "
+        "import rs_core.items; "
+        "print(sorted(m for m in ('pystac', 'requests', 'pluggy', 'pystac_client') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == "[]", out
+
+
+def test_the_performance_page_example_runs() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "performance.md").read_text()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "docs/performance.md", "exec"), {})
