@@ -32,7 +32,7 @@ import copy
 import logging
 import reprlib
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
@@ -944,6 +944,44 @@ class StacClient(RsClient, Client):
                 results.append(ItemResult(stored.id, ok=True, item=stored))
         return results
 
+    def publish(
+        self,
+        collection_id: str,
+        files: Iterable[Any],
+        *,
+        s3_path: str | None = None,
+        hrefs: Mapping[str, str] | None = None,
+        report: Any = None,
+        create_collection: bool = True,
+        owner_id: str | None = None,
+        timeout: float | None = None,
+    ) -> list[ItemResult]:
+        """Publish staged station files (their search items) as items of ``collection_id``.
+
+        Each file's asset is its staged ``s3://`` href (``hrefs[id]``, the destination
+        ``rs stage -o ndjson`` recorded, or ``{s3_path}/{id}``); with the ``report`` of
+        ``stage_and_wait`` only files that ended ``DONE`` are posted. A missing collection is
+        created. See :func:`rs_catalog.publish.publish`.
+
+        >>> report = cadip.stage_and_wait(files, s3_path="s3://bucket/cadu")  # doctest: +SKIP
+        >>> catalog.publish("s1_cadu", files, s3_path="s3://bucket/cadu",
+        ...                 report=report)                                    # doctest: +SKIP
+        [ItemResult('DCS_01_..._DSDB_00001.raw', ok), ...]
+        """
+        from rs_catalog.publish import publish
+
+        return publish(
+            self,
+            collection_id,
+            files,
+            s3_path=s3_path,
+            hrefs=hrefs,
+            report=report,
+            create_collection=create_collection,
+            owner_id=owner_id,
+            timeout=timeout,
+        )
+
     def update_item(
         self,
         collection_id: str,
@@ -1030,6 +1068,14 @@ def _readable(what: str) -> Iterator[None]:
 
 class _CheckedSearch(ItemSearch):
     """pystac-client's :class:`ItemSearch` whose malformed pages raise a typed error."""
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.get_parameters().items() if v not in (None, [], "")}
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        cap = f", max_items={self._max_items}" if self._max_items is not None else ""
+        return f"<catalog search {self.url} {args}{cap}>"
+
+    __str__ = __repr__
 
     def pages_as_dicts(self) -> Iterator[dict[str, Any]]:
         for page in super().pages_as_dicts():
