@@ -135,6 +135,9 @@ def run_demo(
             except RsError as err:  # a third-party kind the simulator does not serve
                 say.say(f"    {other.kind}: skipped, not served by the simulator ({err.status})")
                 continue
+            except NotImplementedError as err:  # a plugin that cannot search (yet)
+                say.say(f"    {other.kind}: skipped ({err})")
+                continue
             say.say(f"    {other.kind}: {len(found)} file(s) within {window} of {day:%Y-%m-%d}")
             picked += [(other_client, item) for item in list(found)[:1]]
         picked = picked[:n_files]
