@@ -30,9 +30,13 @@ GOOGLE_EXAMPLES = re.compile(r"^\s*Examples?:\s*$", re.MULTILINE)
 
 def _resolve(target: str, obj: Any) -> str:
     """The full path of ``target`` as written in ``obj``'s docstring (best effort)."""
-    if "." in target and target.split(".", 1)[0] in ("rs_core", "rs_auxip", "rs_cadip",
-                                                       "rs_catalog", "rs_prip"):  # fmt: skip
-        return target
+    collection = getattr(obj, "modules_collection", None)
+    if "." in target and collection is not None:
+        try:  # a re-exported path (rs_core.StationClient) -> where it is documented
+            member = collection.get_member(target)
+            return str(member.target_path if member.is_alias else member.path)
+        except Exception:  # not loaded, or not a Python path
+            pass
     head, _, rest = target.lstrip(".").partition(".")
     scopes = [obj, getattr(obj, "parent", None), getattr(obj, "module", None)]
     for scope in scopes:
@@ -121,8 +125,19 @@ def convert(text: str, obj: Any = None) -> str:
 
 
 class SphinxMarkup(griffe.Extension):
-    """Rewrite each docstring once, when griffe has loaded its object."""
+    """Rewrite every docstring once its package is loaded (so that names imported at the end
+    of a module, e.g. under ``TYPE_CHECKING``, resolve to their documented paths)."""
 
-    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
-        if obj.docstring is not None:
-            obj.docstring.value = convert(obj.docstring.value, obj)
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        seen: set[int] = set()
+
+        def walk(obj: Any) -> None:
+            if obj.is_alias or id(obj) in seen:
+                return
+            seen.add(id(obj))
+            if obj.docstring is not None:
+                obj.docstring.value = convert(obj.docstring.value, obj)
+            for member in list(obj.members.values()):
+                walk(member)
+
+        walk(pkg)
