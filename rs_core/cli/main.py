@@ -297,13 +297,13 @@ _AS_TYPED = {
     "platforms": "--platform",
     "s3_path": "--s3",
     "tmp_download_path": "--local",
-    "rs_server_api_key": "--api-key (or RSPY_APIKEY)",
-    "rs_server_href": "--href (or RS_SERVER_HREF)",
+    "rs_server_api_key": "--api-key",
+    "rs_server_href": "--href",
     "owner_id": "--owner",
     "max_items": "--limit",
     "api_version": "--api-version",
 }
-_PARAMETER = re.compile(r"\b(" + "|".join(map(re.escape, _AS_TYPED)) + r")\b=?")
+_PARAMETER = re.compile(r"\b(" + "|".join(map(re.escape, _AS_TYPED)) + r")\b(=?)")
 
 
 def as_typed(message: str) -> str:
@@ -311,8 +311,16 @@ def as_typed(message: str) -> str:
 
     >>> as_typed("start_date 2024-01-02T00:00:00Z is after stop_date 2024-01-01T00:00:00Z")
     '--start 2024-01-02T00:00:00Z is after --stop 2024-01-01T00:00:00Z'
+    >>> as_typed("cluster mode (rs_server_href=http://h): pass rs_server_api_key=")
+    'cluster mode (--href http://h): pass --api-key'
     """
-    return _PARAMETER.sub(lambda m: _AS_TYPED[m.group(1)], message)
+
+    def option(match: re.Match[str]) -> str:
+        after = match.string[match.end() : match.end() + 1]
+        glue = " " if match.group(2) and after and not after.isspace() else ""
+        return _AS_TYPED[match.group(1)] + glue
+
+    return _PARAMETER.sub(option, message)
 
 
 def _autocomplete(parser: argparse.ArgumentParser) -> None:

@@ -239,3 +239,29 @@ def test_simulate_env_prints_only_exports() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_messages_name_options_not_python_parameters() -> None:
+    out = rs("search", "auxip", "--start", "-1d", env={"RS_SERVER_HREF": "http://127.0.0.1:9"})
+    assert out.returncode == 2
+    assert "--api-key" in out.stderr and "--href http://127.0.0.1:9" in out.stderr
+    assert "rs_server" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("rs sea", {"search"}), ("rs catalog add-", {"add-collection", "add-item"})],
+)
+def test_shell_completion_from_the_parser(tmp_path: Path, line: str, expected: set[str]) -> None:
+    pytest.importorskip("argcomplete", reason="the completion extra is not installed")
+    answer = tmp_path / "completions"
+    completion_env = {
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
+        "_ARGCOMPLETE_IFS": "\n",
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+    }
+    out = rs(env=completion_env)
+    assert out.returncode == 0, out.stderr
+    assert {w.strip() for w in answer.read_text().split("\n") if w.strip()} == expected
