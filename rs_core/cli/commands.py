@@ -399,7 +399,7 @@ def cmd_stage(args: argparse.Namespace, make_client: MakeClient) -> int:
             try:
                 client.staging(name, s3_path=args.s3, tmp_download_path=args.local)
             except InvalidInputError:
-                raise
+                raise  # a bad option, not a refusal: the same for every file
             except RsError as err:  # refused: say why, and go on with the others
                 rows.append({"name": name, "state": "REFUSED", "note": str(err)})
                 continue
@@ -460,7 +460,8 @@ def _emit_report(report: Any, entries: list[Any], args: argparse.Namespace) -> N
         body = report.to_dict()
         for outcome in body.get("files", body.get("outcomes", [])) or []:
             if isinstance(outcome, dict) and "name" in outcome:
-                outcome["destination"] = _destination(args, outcome["name"])
+                refused = outcome.get("state") == "REFUSED"
+                outcome["destination"] = "" if refused else _destination(args, outcome["name"])
         json.dump(body, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -470,9 +471,6 @@ def _emit_report(report: Any, entries: list[Any], args: argparse.Namespace) -> N
             note = row["message"] or row["error"] or ("already done" if row["already_done"] else "")
             rows.append({"name": row["name"], "state": row["state"], "note": note})
         _emit_rows(rows, entries, args)
-        for row in rows:  # a refused file in a report still went nowhere
-            if row["state"] == "REFUSED":
-                row["destination"] = ""
     if not args.quiet:
         print(report.summary(), file=sys.stderr)
 

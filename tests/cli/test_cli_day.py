@@ -265,3 +265,17 @@ def test_shell_completion_from_the_parser(tmp_path: Path, line: str, expected: s
     out = rs(env=completion_env)
     assert out.returncode == 0, out.stderr
     assert {w.strip() for w in answer.read_text().split("\n") if w.strip()} == expected
+
+
+def test_stage_wait_json_gives_destinations_and_status_reads_stdin(env: dict[str, str]) -> None:
+    found = rs("search", "auxip", *WIDE, "--limit", "1", "-o", "ndjson", env=env).stdout
+    name = json.loads(found)["id"]
+    out = rs("stage", "auxip", "-", "never_seen.EOF", "--s3", "s3://b/w", "--wait", "-o", "json",
+             env=env, stdin=found)  # fmt: skip
+    assert out.returncode == 1  # one refused
+    files = {f["name"]: f for f in json.loads(out.stdout)["files"]}
+    assert files[name]["destination"] == f"s3://b/w/{name}"
+    assert files["never_seen.EOF"]["destination"] == ""
+    status = rs("status", "auxip", "-", "-o", "json", env=env, stdin=found)
+    assert status.returncode == 0, status.stderr
+    assert [r["status"] for r in json.loads(status.stdout)] == ["DONE"]
