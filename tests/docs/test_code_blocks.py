@@ -84,6 +84,20 @@ def _env(sim: RsServerSimulator) -> dict[str, str]:
     return env
 
 
+def _run(
+    command: list[str], sim: RsServerSimulator, folder: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=folder,
+        env=_env(sim),
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+
+
 def test_markers_give_a_reason() -> None:
     for page in PAGES:
         for line, _lang, _code, reason in blocks(page):
@@ -106,15 +120,7 @@ def test_python_blocks_run(page: Path, sim: RsServerSimulator, tmp_path: Path) -
     ]
     script = tmp_path / "page.py"
     script.write_text("\n".join(parts), encoding="utf-8")
-    out = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=_env(sim),
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
+    out = _run([sys.executable, str(script)], sim, tmp_path)
     assert out.returncode == 0, (
         f"a python block of {_name(page)} failed (mark it <!-- not-run: why --> if it cannot "
         f"run):\n{out.stderr[-3000:]}"
@@ -126,15 +132,7 @@ def test_python_blocks_run(page: Path, sim: RsServerSimulator, tmp_path: Path) -
 def test_bash_blocks_run(
     page: Path, line: int, code: str, sim: RsServerSimulator, tmp_path: Path
 ) -> None:
-    out = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", code],
-        cwd=tmp_path,
-        env=_env(sim),
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
+    out = _run(["bash", "-euo", "pipefail", "-c", code], sim, tmp_path)
     assert out.returncode == 0, (
         f"the bash block at {_name(page)}:{line} failed (mark it <!-- not-run: why --> if it "
         f"cannot run):\n{out.stdout[-1500:]}\n{out.stderr[-1500:]}"
