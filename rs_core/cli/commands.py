@@ -100,7 +100,7 @@ def configure(add: Add) -> None:
     p.add_argument("--s3", default="", help="target s3://bucket/prefix")
     p.add_argument("--local", default="", help="target folder on the server side")
     p.add_argument("--wait", action="store_true", help="wait until every file is final")
-    p.add_argument("--deadline", type=float, help="with --wait: give up after N seconds")
+    p.add_argument("--deadline", type=positive_float, help="with --wait: give up after N seconds")
     p.add_argument(
         "--concurrency", type=positive_int, default=4, help="parallel requests (default 4)"
     )
@@ -153,7 +153,7 @@ def configure(add: Add) -> None:
     )
     p.add_argument(
         "--staging-duration",
-        type=float,
+        type=non_negative_float,
         default=1.0,
         help="seconds a staging job takes (default 1)",
     )
@@ -189,6 +189,29 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number of seconds >= 0."""
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 
@@ -384,7 +407,13 @@ def cmd_stage(args: argparse.Namespace, make_client: MakeClient) -> int:
     with the server's reason (exit 1 if any was refused).
     """
     from rs_core.cli.inputs import read_entries
-    from rs_core.errors import InvalidInputError, RsError
+    from rs_core.errors import (
+        AuthenticationError,
+        ConfigurationError,
+        InvalidInputError,
+        RsConnectionError,
+        RsError,
+    )
     from rs_core.records import Capability
 
     entries = read_entries(args.files)
@@ -398,8 +427,8 @@ def cmd_stage(args: argparse.Namespace, make_client: MakeClient) -> int:
         for name in names:
             try:
                 client.staging(name, s3_path=args.s3, tmp_download_path=args.local)
-            except InvalidInputError:
-                raise  # a bad option, not a refusal: the same for every file
+            except (InvalidInputError, RsConnectionError, AuthenticationError, ConfigurationError):
+                raise  # not a refusal of this file: the same for every file
             except RsError as err:  # refused: say why, and go on with the others
                 rows.append({"name": name, "state": "REFUSED", "note": str(err)})
                 continue

@@ -69,8 +69,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     group.add_argument(
         "--timeout",
-        type=float,
-        default=default(float(os.environ.get("RS_TIMEOUT", "30"))),
+        type=_seconds,
+        default=default(os.environ.get("RS_TIMEOUT", "30")),  # argparse types string defaults
         help="read timeout per request, seconds (env RS_TIMEOUT; default 30)",
     )
     group.add_argument(
@@ -104,6 +104,12 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="-v: info logs; -vv: debug logs and tracebacks",
     )
     group.add_argument("--debug", action="store_true", default=default(False), help="same as -vv")
+
+
+def _seconds(text: str) -> float:
+    from rs_core.cli.commands import positive_float
+
+    return positive_float(text)
 
 
 class RsArgumentParser(argparse.ArgumentParser):

@@ -141,6 +141,11 @@ def test_stage_wait_table_shows_destination(env: dict[str, str]) -> None:
         (("search", "auxp", "--start", "-1d"), "did you mean 'auxip'"),
         (("catalog", "serch"), "did you mean 'search'"),
         (("search", "auxip", "--start", "2024-02-01", "--stop", "2024-01-01"), "--start"),
+        (("search", "auxip", "--start", "2024-13-01"), "--start"),
+        (("simulate", "--staging-duration", "-1"), "--staging-duration"),
+        (("stage", "auxip", "x", "--wait", "--deadline", "-5"), "--deadline"),
+        (("--timeout", "-3", "plugins"), "--timeout"),
+        (("stage", "auxip", "x", "--s3", "/tmp/x"), "--s3"),
     ],
 )
 def test_mistakes_are_one_line_usage_errors(
