@@ -379,7 +379,7 @@ def cmd_sessions(args: argparse.Namespace, make_client: MakeClient) -> int:
         if spec is None:
             spec = with_sessions[0].kind
         elif spec.lower() not in registry.stations and not any(
-            spec.upper() in t.stations for t in with_sessions
+            spec.upper() in t.stations for t in registry.stations.values()
         ):
             spec = f"{with_sessions[0].kind}:{spec}"
     needs = ((Capability.SESSIONS.value, "search sessions (rs sessions --station)"),)

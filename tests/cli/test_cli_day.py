@@ -133,6 +133,7 @@ def test_stage_wait_table_shows_destination(env: dict[str, str]) -> None:
     ("args", "named"),
     [
         (("sessions", "--station", "auxip"), "kinds that can: cadip"),
+        (("sessions", "--station", "AUXIP"), "kinds that can: cadip"),
         (("search", "auxip", "--session-id", "X"), "--session-id"),
         (("catalog", "search", "--bbox", "a,b,c,d"), "--bbox"),
         (("simulate", "--port", "99999"), "--port"),
