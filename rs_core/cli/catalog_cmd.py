@@ -181,7 +181,10 @@ def cmd_catalog(args: argparse.Namespace, make_client: Callable[[], RsClient]) -
 
         source = args.file_or_id
         if source.endswith(".json") or Path(source).is_file():
-            collection = pystac.Collection.from_dict(_load_json(source))
+            try:
+                collection = pystac.Collection.from_dict(_load_json(source))
+            except (KeyError, TypeError, ValueError, pystac.STACError, pystac.STACTypeError) as e:
+                raise InvalidInputError(f"{source} is not a STAC collection ({e})") from e
         else:
             collection = _empty_collection(source)
         catalog.add_collection(collection)
@@ -218,7 +221,7 @@ def _add_items(
         body.pop("collection", None)  # the target collection decides (search output names its own)
         try:
             items.append(pystac.Item.from_dict(body, preserve_dict=False))
-        except (KeyError, TypeError, ValueError, pystac.STACError) as err:
+        except (KeyError, TypeError, ValueError, pystac.STACError, pystac.STACTypeError) as err:
             raise InvalidInputError(
                 f"ITEMS: {feature.get('id')!r} is not a STAC item ({err})"
             ) from err

@@ -285,3 +285,19 @@ def test_stage_wait_json_gives_destinations_and_status_reads_stdin(env: dict[str
     status = rs("status", "auxip", "-", "-o", "json", env=env, stdin=found)
     assert status.returncode == 0, status.stderr
     assert [r["status"] for r in json.loads(status.stdout)] == ["DONE"]
+
+
+def test_bad_json_inputs_are_usage_errors(env: dict[str, str], tmp_path: Path) -> None:
+    not_stac = tmp_path / "bad.json"
+    not_stac.write_text('{"id": "x"}')
+    feature = '{"type": "Feature", "id": "x"}\n'
+    for args, stdin in (
+        (("catalog", "add-collection", str(not_stac)), None),
+        (("publish", "c", "-", "--s3", "s3://b/p"), feature),
+        (("catalog", "add-item", "c", "-"), feature),
+        (("publish", "c", "-"), '{"type": "Feature", "stac_version": "1.0.0", "id": "x", '
+         '"geometry": null, "properties": {"datetime": null}, "links": [], "assets": {}}\n'),
+    ):  # fmt: skip
+        out = rs(*args, env=env, stdin=stdin)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "unexpected" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

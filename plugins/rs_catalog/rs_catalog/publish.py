@@ -48,7 +48,7 @@ def _as_item(value: pystac.Item | Mapping[str, Any]) -> pystac.Item:
     if isinstance(value, Mapping) and value.get("type") == "Feature":
         try:
             return pystac.Item.from_dict(dict(value), preserve_dict=True)
-        except (KeyError, TypeError, ValueError, pystac.STACError) as err:
+        except (KeyError, TypeError, ValueError, pystac.STACError, pystac.STACTypeError) as err:
             raise InvalidInputError(
                 f"Not a STAC item: {value.get('id', '?')!r} ({type(err).__name__}: {err})"
             ) from err
@@ -185,7 +185,7 @@ def publish(
             href = staged_href(item.id, s3_path)
         if href is None:
             raise InvalidInputError(
-                f"No staged href for {item.id!r}: pass s3_path (rs publish --s3) or hrefs"
+                f"No staged href for {item.id!r}: give s3_path (where it was staged) or hrefs"
             )
         wanted.append((item, href, _not_staged(report, item.id) if report is not None else None))
     to_post = [catalog_item(item, href, collection_id) for item, href, why in wanted if not why]
