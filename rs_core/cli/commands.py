@@ -481,7 +481,10 @@ def _emit_rows(rows: list[dict[str, Any]], entries: list[Any], args: argparse.Na
             }
             sys.stdout.write(json.dumps(annotated) + "\n")
         return
-    emit_records(rows, ["name", "state", "destination", "note"], args.output)
+    columns = ["name", "state", "destination", "note"]
+    if args.output == "table":  # people: no column that says nothing
+        columns = [c for c in columns if any(row.get(c) for row in rows)]
+    emit_records(rows, columns, args.output)
 
 
 def _emit_report(report: Any, entries: list[Any], args: argparse.Namespace) -> None:
