@@ -13,8 +13,10 @@ languages (toml, json, yaml, text, output) are not code and are not run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -87,15 +89,25 @@ def _env(sim: RsServerSimulator) -> dict[str, str]:
 def _run(
     command: list[str], sim: RsServerSimulator, folder: Path
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    """Run a block in its own process group: a block that leaves a server behind (or hangs)
+    has the whole group ended, so nothing outlives the test."""
+    with subprocess.Popen(
         command,
         cwd=folder,
         env=_env(sim),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=110,
-        check=False,
-    )
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=110)
+        except subprocess.TimeoutExpired:
+            out, err = "", "timed out after 110 s"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def test_markers_give_a_reason() -> None:
