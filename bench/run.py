@@ -397,7 +397,7 @@ def _large_once(n: int, args: argparse.Namespace, detail: bool) -> dict[str, flo
         def catalog_floor() -> int:
             body: dict[str, Any] | None = {"collections": [coll], "limit": page}
             count = 0
-            href = f"{catalog.href_catalog}/search"
+            href = f"{catalog.href_stac_api}/search"
             while body is not None:
                 r = session.post(href, json=body, headers=headers, timeout=120)
                 answer = r.json()

@@ -18,7 +18,7 @@ Names are imported lazily: ``import rs_core`` costs little until you use somethi
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 __version__ = "0.1.0"
 
@@ -129,8 +129,37 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
+_Client = TypeVar("_Client")
+
+
+@overload
+def get_station(
+    kind: type[_Client],
+    station: str | None = None,
+    *,
+    rs_server_href: str | None = None,
+    rs_server_api_key: str | None = None,
+    owner_id: str | None = None,
+    client: RsClient | None = None,
+    **settings: Any,
+) -> _Client: ...
+
+
+@overload
 def get_station(
     kind: str,
+    station: str | None = None,
+    *,
+    rs_server_href: str | None = None,
+    rs_server_api_key: str | None = None,
+    owner_id: str | None = None,
+    client: RsClient | None = None,
+    **settings: Any,
+) -> Any: ...
+
+
+def get_station(
+    kind: str | type[Any],
     station: str | None = None,
     *,
     rs_server_href: str | None = None,
@@ -141,8 +170,10 @@ def get_station(
 ) -> Any:
     """Build the client of an installed station plugin.
 
-    ``kind`` is the plugin's kind (``"auxip"``, ``"cadip"``...), ``station`` one of the ids
-    it accepts (default: its first). Pass ``client=`` to share an existing
+    ``kind`` is the plugin's kind (``"auxip"``, ``"cadip"``...) or its client class: with the
+    class, the result is typed, so an editor completes its methods
+    (``get_station(CadipClient, station="MTI")`` is a ``CadipClient``). ``station`` is one of
+    the ids it accepts (default: its first). Pass ``client=`` to share an existing
     :class:`RsClient`'s settings and session; else the other arguments build one
     (``settings`` go to :class:`RsClient`: ``timeout``, ``retries``, ``verify``, ``logger``,
     ``api_version`` = ``"v1"``/``"v2"``/``"auto"``...).
@@ -151,20 +182,48 @@ def get_station(
     ...                     rs_server_api_key="key", owner_id="me")   # doctest: +SKIP
     >>> cadip.station_name                                             # doctest: +SKIP
     'MTI'
+    >>> from rs_cadip import CadipClient                               # doctest: +SKIP
+    >>> mti = get_station(CadipClient, station="MTI", client=cadip)    # doctest: +SKIP
 
     Unknown kind: :class:`UnknownKindError` listing the installed kinds; unknown station:
     :class:`UnknownStationError` listing the valid ones.
     """
-    from rs_core.client import RsClient
+    if isinstance(kind, type):
+        parent = client or _rs_client(rs_server_href, rs_server_api_key, owner_id, settings)
+        return cast(Any, kind).from_rs_client(parent, station=station)
     from rs_core.plugins import get_registry
 
     record = get_registry().station_type(kind)  # fail on the kind before building anything
-    parent = client or RsClient(rs_server_href, rs_server_api_key, owner_id, **settings)
+    parent = client or _rs_client(rs_server_href, rs_server_api_key, owner_id, settings)
     return record.load_client_class().from_rs_client(parent, station=station)
 
 
+@overload
+def get_catalog(
+    kind: type[_Client],
+    *,
+    rs_server_href: str | None = None,
+    rs_server_api_key: str | None = None,
+    owner_id: str | None = None,
+    client: RsClient | None = None,
+    **options: Any,
+) -> _Client: ...
+
+
+@overload
 def get_catalog(
     kind: str | None = None,
+    *,
+    rs_server_href: str | None = None,
+    rs_server_api_key: str | None = None,
+    owner_id: str | None = None,
+    client: RsClient | None = None,
+    **options: Any,
+) -> Any: ...
+
+
+def get_catalog(
+    kind: str | type[Any] | None = None,
     *,
     rs_server_href: str | None = None,
     rs_server_api_key: str | None = None,
@@ -174,33 +233,46 @@ def get_catalog(
 ) -> Any:
     """Build the client of an installed catalog plugin (default: the only one installed).
 
+    ``kind`` may be the catalog client class, for a typed result
+    (``get_catalog(StacClient, client=cadip)`` is a ``StacClient``).
+
     >>> catalog = get_catalog(rs_server_href="http://127.0.0.1:8000", rs_server_api_key="k",
     ...                       owner_id="me")                         # doctest: +SKIP
     >>> catalog.get_collection("s1_l0")                              # doctest: +SKIP
     """
-    from rs_core.client import RsClient
+    if isinstance(kind, type):
+        settings = {k: options.pop(k) for k in _CLIENT_SETTINGS if k in options}
+        parent = client or _rs_client(rs_server_href, rs_server_api_key, owner_id, settings)
+        return cast(Any, kind).from_rs_client(parent, **options)
     from rs_core.plugins import get_registry
 
     record = get_registry().catalog_type(kind)
-    settings = {
-        k: options.pop(k)
-        for k in (
-            "timeout",
-            "retries",
-            "verify",
-            "logger",
-            "apikey_check_url",
-            "http_settings",
-            "api_version",
-            "oauth2_cookie",
-            "bearer_token",
-            "profile",
-            "deadline",
-        )
-        if k in options
-    }
-    parent = client or RsClient(rs_server_href, rs_server_api_key, owner_id, **settings)
+    settings = {k: options.pop(k) for k in _CLIENT_SETTINGS if k in options}
+    parent = client or _rs_client(rs_server_href, rs_server_api_key, owner_id, settings)
     return record.load_client_class().from_rs_client(parent, **options)
+
+
+_CLIENT_SETTINGS = (
+    "timeout",
+    "retries",
+    "verify",
+    "logger",
+    "apikey_check_url",
+    "http_settings",
+    "api_version",
+    "oauth2_cookie",
+    "bearer_token",
+    "profile",
+    "deadline",
+)
+
+
+def _rs_client(
+    href: str | None, api_key: str | None, owner_id: str | None, settings: dict[str, Any]
+) -> RsClient:
+    from rs_core.client import RsClient
+
+    return RsClient(href, api_key, owner_id, **settings)
 
 
 if TYPE_CHECKING:

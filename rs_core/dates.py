@@ -1,7 +1,9 @@
 """Datetimes on the wire and from people.
 
 RS-Server wants ``%Y-%m-%dT%H:%M:%SZ`` in UTC. Aware datetimes are converted to UTC first;
-naive ones are taken as UTC. People (and the CLI) may also write relative forms.
+naive ones are taken as UTC. People may also write relative forms, in Python as in the CLI:
+every date parameter that takes a string (``start_date="yesterday"``, ``stop_date="now"``,
+``"-2h"``) reads it with :func:`parse_when`.
 
 >>> from datetime import datetime, timezone, timedelta
 >>> to_wire(datetime(2024, 1, 2, 3, 4, 5))
@@ -48,9 +50,10 @@ def _coerce(value: datetime | date | str, name: str) -> datetime:
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=UTC)
     if isinstance(value, str):
-        return parse_datetime(value, name=name)
+        return parse_when(value, name=name)
     raise InvalidInputError(
-        f"{name} must be a datetime, a date or an ISO 8601 string, not {type(value).__name__}"
+        f"{name} must be a datetime, a date, an ISO 8601 string or a relative date "
+        f"(now, today, yesterday, -2h), not {type(value).__name__}"
     )
 
 
@@ -109,7 +112,14 @@ def parse_when(text: str, *, now: datetime | None = None, name: str = "date") ->
 def check_interval(
     start: datetime | date | str, stop: datetime | date | str
 ) -> tuple[datetime, datetime]:
-    """Validate a time range: both parseable, start not after stop. Returns aware UTC values."""
+    """Validate a time range: both parseable, start not after stop. Returns aware UTC values.
+
+    Strings may be relative (:func:`parse_when`):
+
+    >>> begin, end = check_interval("-1d", "now")
+    >>> round((end - begin).total_seconds() / 3600)
+    24
+    """
     begin = as_utc(_coerce(start, "start_date"))
     end = as_utc(_coerce(stop, "stop_date"))
     if begin > end:

@@ -603,7 +603,10 @@ class StationClient(RsClient):
     ) -> Any:
         """Files published at the station in ``[start_date, stop_date]``.
 
-        Returns a :class:`pystac.ItemCollection`.
+        Dates may be datetimes, ISO 8601 strings or relative (``"yesterday"``, ``"-2h"``).
+        ``limit`` caps the number of files returned in total; in a catalog search
+        (:meth:`rs_catalog.StacClient.search`) ``limit`` is the page size and ``max_items``
+        the total. Returns a :class:`pystac.ItemCollection`.
         """
         raise NotImplementedError(f"{type(self).__name__} does not search files")
 

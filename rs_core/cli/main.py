@@ -8,14 +8,22 @@ Global options may stand before or after the sub-command, and have env vars:
 command-line argument is visible to other users of the machine), ``--owner``
 (``RS_OWNER_ID``), ``--timeout`` (``RS_TIMEOUT``), ``--api-version v1|v2|auto``
 (``RS_API_VERSION``), ``--output table|json|ndjson``,
-``--quiet``, ``--debug``.
+``-q/--quiet``, ``-v`` (info logs), ``-vv`` or ``--debug`` (debug logs and tracebacks).
+``--version`` prints the versions of rs-core and the installed plugins.
+
+Shell completion comes from ``argcomplete`` when installed (``pip install rs-core[completion]``,
+then ``eval "$(register-python-argcomplete rs)"`` in bash or zsh, or
+``register-python-argcomplete --shell fish rs | source`` in fish): it completes from this very
+parser, so it never drifts.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -61,7 +69,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     group.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=default(None),
         help="read timeout per request, seconds (env RS_TIMEOUT; default 30)",
     )
@@ -87,28 +95,100 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="output format (default table)",
     )
     group.add_argument(
-        "-q", "--quiet", action="store_true", default=default(False), help="no progress display"
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no progress display, no summary lines",
     )
     group.add_argument(
-        "--debug", action="store_true", default=default(False), help="debug logs and tracebacks"
+        "-v",
+        "--verbose",
+        action="count",
+        default=default(0),
+        help="-v: info logs; -vv: debug logs and tracebacks",
     )
+    group.add_argument("--debug", action="store_true", default=default(False), help="same as -vv")
+
+
+def _seconds(text: str) -> float:
+    from rs_core.cli.commands import positive_float
+
+    return positive_float(text)
+
+
+class RsArgumentParser(argparse.ArgumentParser):
+    """argparse with no abbreviations and a "did you mean" on unknown choices."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> Any:
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            choices = re.findall(r"'([^']*)'", match.group(2)) or [
+                c.strip() for c in match.group(2).split(",")
+            ]
+            close = difflib.get_close_matches(match.group(1), choices, n=1)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+        # One line, naming the option as typed (argparse's own message), not the whole usage.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: rs-core and every installed plugin, computed only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show versions and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        print(_version())
+        parser.exit(0)
+
+
+def _version() -> str:
+    import platform
+
+    from rs_core import __version__
+
+    lines = [f"rs-core {__version__}"]
+    try:
+        from rs_core.plugins import list_plugins
+
+        for info in list_plugins():
+            lines.append(f"{info.distribution or info.name} {info.version or '?'} ({info.name})")
+    except Exception:  # the version of the core must always print
+        pass
+    lines.append(f"Python {platform.python_version()}")
+    return "\n".join(dict.fromkeys(lines))
 
 
 def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     """The whole parser; ``plugin_commands`` are :class:`~rs_core.records.CommandType`."""
-    parser = argparse.ArgumentParser(
+    parser = RsArgumentParser(
         prog="rs",
         description="Search the Copernicus ground stations, stage files, manage your STAC "
         "catalog - through RS-Server.",
         epilog="Run 'rs demo' for a tour against the embedded simulator.",
     )
     _global_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
-    _global_options(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action=_VersionAction)
+    common = common_options()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=RsArgumentParser)
 
-    def add(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+    def add(
+        name: str, help_text: str, handler: Handler, epilog: str | None = None
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[common],
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(handler=handler)
         return p
 
@@ -118,6 +198,13 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
         p = add(command.name, command.help, command.run)
         command.configure(p)
     return parser
+
+
+def common_options() -> RsArgumentParser:
+    """The global options as a parent parser for sub-commands (defaults suppressed)."""
+    common = RsArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    return common
 
 
 def _plugin_commands(argv: Sequence[str]) -> list[Any]:
@@ -133,21 +220,22 @@ def _plugin_commands(argv: Sequence[str]) -> list[Any]:
         return []
 
 
-_DATE_OPTIONS = ("--start", "--stop")
+_DASH_VALUES = {
+    "--start": re.compile(r"^[-+]\d"),
+    "--stop": re.compile(r"^[-+]\d"),
+    "--sortby": re.compile(r"^[-+][A-Za-z_]"),
+}
 
 
 def _glue_relative_dates(argv: list[str]) -> list[str]:
-    """``--start -2h`` -> ``--start=-2h``: argparse would read ``-2h`` as an option."""
+    """``--start -2h`` -> ``--start=-2h``, ``--sortby -created`` -> ``--sortby=-created``:
+    argparse would read a value starting with ``-`` as an option."""
     out: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if (
-            arg in _DATE_OPTIONS
-            and i + 1 < len(argv)
-            and argv[i + 1][:1] in "-+"
-            and argv[i + 1][1:2].isdigit()
-        ):
+        pattern = _DASH_VALUES.get(arg)
+        if pattern is not None and i + 1 < len(argv) and pattern.match(argv[i + 1]):
             out.append(f"{arg}={argv[i + 1]}")
             i += 2
             continue
@@ -160,12 +248,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rs`` console script."""
     args_list = _glue_relative_dates(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(_plugin_commands(args_list))
+    _autocomplete(parser)
     args = parser.parse_args(args_list)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if args.verbose >= 2:
+        args.debug = True
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
+        level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -203,8 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         if isinstance(err, RsError):
-            print(f"rs: error: {err}", file=sys.stderr)
             usage = any(cls.__name__ in USAGE_ERRORS for cls in type(err).__mro__)
+            text = as_typed(str(err)) if usage else str(err)
+            print(f"rs: error: {text}", file=sys.stderr)
             return 2 if usage else 1
         print(
             f"rs: unexpected error: {type(err).__name__}: {err}"
@@ -212,6 +304,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+# Python parameter names in the core's messages -> the options a CLI user typed.
+_AS_TYPED = {
+    "start_date": "--start",
+    "stop_date": "--stop",
+    "session_id": "--session-id",
+    "platforms": "--platform",
+    "s3_path": "--s3",
+    "tmp_download_path": "--local",
+    "rs_server_api_key": "--api-key",
+    "rs_server_href": "--href",
+    "owner_id": "--owner",
+    "max_items": "--limit",
+    "api_version": "--api-version",
+}
+_PARAMETER = re.compile(r"\b(" + "|".join(map(re.escape, _AS_TYPED)) + r")\b(=?)")
+
+
+def as_typed(message: str) -> str:
+    """Name CLI options instead of Python parameters in a usage error.
+
+    >>> as_typed("start_date 2024-01-02T00:00:00Z is after stop_date 2024-01-01T00:00:00Z")
+    '--start 2024-01-02T00:00:00Z is after --stop 2024-01-01T00:00:00Z'
+    >>> as_typed("cluster mode (rs_server_href=http://h): pass rs_server_api_key=")
+    'cluster mode (--href http://h): pass --api-key'
+    """
+
+    def option(match: re.Match[str]) -> str:
+        after = match.string[match.end() : match.end() + 1]
+        glue = " " if match.group(2) and after and not after.isspace() else ""
+        return _AS_TYPED[match.group(1)] + glue
+
+    return _PARAMETER.sub(option, message)
+
+
+def _autocomplete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion through argcomplete when installed (it exits when completing)."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # pragma: no cover - the completion extra is not installed
+        return
+    argcomplete.autocomplete(parser)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,7 @@ from rs_core.testing.simulator import RsServerSimulator
 from rs_core.testing.simulator.auth import OAuth2Provider, rs_server_1_roles
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "signing-in.md"
-BLOCK = re.compile(r"(<!-- not runnable[^>]*-->\n)?```(\w+)\n(.*?)```", re.S)
+BLOCK = re.compile(r"(<!-- not-run:[^>]*-->\n)?```(\w+)\n(.*?)```", re.S)
 
 
 def blocks(language: str) -> list[str]:

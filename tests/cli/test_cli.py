@@ -12,23 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import RS, rs
 
 from rs_core.testing.simulator import ApiKey, RsServerSimulator
 
 KEY = "cli-test-key-9f8e7d"
-RS = [sys.executable, "-m", "rs_core"]
-
-
-def rs(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("RSPY_", "RS_SERVER", "RS_OWNER"))
-    }
-    full_env.update(env or {})
-    return subprocess.run(
-        [*RS, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False
-    )
 
 
 @pytest.fixture(scope="module")

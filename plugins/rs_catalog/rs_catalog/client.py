@@ -33,7 +33,7 @@ import functools
 import logging
 import reprlib
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self, cast
 from urllib.parse import quote, unquote, urlsplit
@@ -136,7 +136,7 @@ class StacClient(RsClient, Client):
     (the constructor itself is pystac's, used internally by pystac)::
 
         >>> catalog = StacClient.open("http://127.0.0.1:8000", "key", "alice")  # doctest: +SKIP
-        >>> catalog.href_catalog                                               # doctest: +SKIP
+        >>> catalog.href_stac_api                                              # doctest: +SKIP
         'http://127.0.0.1:8000/catalog'
 
     Every request goes through the shared :class:`~rs_core.http.ApiKeySession` (including
@@ -146,6 +146,7 @@ class StacClient(RsClient, Client):
     """
 
     _catalog_href: str
+    _service_href: str
     _owner_mapping: bool
     _rs_server_rules: bool
     _user_modifier: Callable[[Modifiable], None] | None
@@ -229,7 +230,7 @@ class StacClient(RsClient, Client):
             ``http_settings``, ``apikey_check_url``).
 
         >>> StacClient.open("http://127.0.0.1:8000", "key", "alice")  # doctest: +SKIP
-        StacClient(href_catalog='http://127.0.0.1:8000/catalog', owner_id='alice', ...)
+        StacClient(href_stac_api='http://127.0.0.1:8000/catalog', owner_id='alice', ...)
         """
         parent = RsClient(
             rs_server_href, rs_server_api_key, owner_id, logger, timeout=timeout, **settings
@@ -256,6 +257,7 @@ class StacClient(RsClient, Client):
             path = DEFAULT_CATALOG_PATH
         path = "/" + path.strip("/") if path.strip("/") else ""
         base = self.service_href(CATALOG_ENV, "catalog")
+        self._service_href = base
         self._catalog_href = base + path
         self._owner_mapping = bool(options.get("owner_mapping", True))
         rules = options.get("rs_server_rules")
@@ -320,7 +322,17 @@ class StacClient(RsClient, Client):
 
     @property
     def href_catalog(self) -> str:
-        """The catalog's STAC API URL without trailing ``/`` (e.g. ``{href}/catalog``)."""
+        """The catalog service URL, as the seed has it: ``RSPY_HOST_CATALOG``, else the
+        RS-Server href (without ``/catalog``, like ``href_adgs`` and ``href_cadip``).
+
+        The STAC API itself is at :attr:`href_stac_api`.
+        """
+        return self._service_href
+
+    @property
+    def href_stac_api(self) -> str:
+        """The STAC API root without trailing ``/``: ``{href_catalog}/catalog`` on RS-Server,
+        ``href_catalog`` itself with ``catalog_path=""`` (a plain STAC API)."""
         return self._catalog_href
 
     @property
@@ -336,7 +348,7 @@ class StacClient(RsClient, Client):
         return io
 
     def _repr_fields(self) -> dict[str, Any]:
-        return {"href_catalog": getattr(self, "_catalog_href", None), **super()._repr_fields()}
+        return {"href_stac_api": getattr(self, "_catalog_href", None), **super()._repr_fields()}
 
     def __repr__(self) -> str:
         if "_ctx" not in self.__dict__:
@@ -651,7 +663,8 @@ class StacClient(RsClient, Client):
 
         ``collections`` are short or public ids (or collections); none means every
         collection of ``owner_id`` (default: this client's owner). ``max_items`` caps the
-        total, ``limit`` the page size. RS-Server's ``/search`` does not count matches:
+        total, ``limit`` the page size (pystac-client's meaning; a station search's ``limit``
+        caps the total instead). RS-Server's ``/search`` does not count matches:
         ``matched()`` is ``None`` there.
 
         >>> s = catalog.search(collections=["s1_l0"], datetime="2024-01-01/..", max_items=50)
@@ -1053,6 +1066,44 @@ class StacClient(RsClient, Client):
             results[index] = ItemResult(stored.id, ok=True, item=stored)
         return True
 
+    def publish(
+        self,
+        collection_id: str,
+        files: Iterable[Any],
+        *,
+        s3_path: str | None = None,
+        hrefs: Mapping[str, str] | None = None,
+        report: Any = None,
+        create_collection: bool = True,
+        owner_id: str | None = None,
+        timeout: float | None = None,
+    ) -> list[ItemResult]:
+        """Publish staged station files (their search items) as items of ``collection_id``.
+
+        Each file's asset is its staged ``s3://`` href (``hrefs[id]``, the destination
+        ``rs stage -o ndjson`` recorded, or ``{s3_path}/{id}``); with the ``report`` of
+        ``stage_and_wait`` only files that ended ``DONE`` are posted. A missing collection is
+        created. See :func:`rs_catalog.publish.publish`.
+
+        >>> report = cadip.stage_and_wait(files, s3_path="s3://bucket/cadu")  # doctest: +SKIP
+        >>> catalog.publish("s1_cadu", files, s3_path="s3://bucket/cadu",
+        ...                 report=report)                                    # doctest: +SKIP
+        [ItemResult('DCS_01_..._DSDB_00001.raw', ok), ...]
+        """
+        from rs_catalog.publish import publish
+
+        return publish(
+            self,
+            collection_id,
+            files,
+            s3_path=s3_path,
+            hrefs=hrefs,
+            report=report,
+            create_collection=create_collection,
+            owner_id=owner_id,
+            timeout=timeout,
+        )
+
     def update_item(
         self,
         collection_id: str,
@@ -1176,6 +1227,15 @@ def _readable(what: str) -> Iterator[None]:
 class _CheckedSearch(ItemSearch):
     """pystac-client's :class:`ItemSearch` whose malformed pages raise a typed error."""
 
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.get_parameters().items() if v not in (None, [], "", ())}
+        parts = [f"{k}={list(v) if isinstance(v, tuple) else v!r}" for k, v in shown.items()]
+        if self._max_items is not None:
+            parts.append(f"max_items={self._max_items}")
+        return f"<catalog search {self.url}{' ' if parts else ''}{', '.join(parts)}>"
+
+    __str__ = __repr__
+
     def pages_as_dicts(self) -> Iterator[dict[str, Any]]:
         for page in super().pages_as_dicts():
             features = page.get("features")
@@ -1262,3 +1322,8 @@ class _EmptySearch(_CheckedSearch):
 
     def matched(self) -> int | None:  # type: ignore[override]
         return 0
+
+    def __repr__(self) -> str:
+        return f"<catalog search {self.url}: matches nothing (no collection to search)>"
+
+    __str__ = __repr__

@@ -50,7 +50,8 @@ def test_discovery_builds_a_stac_client_sharing_the_parent_session(sim: RsServer
     assert isinstance(child, StacClient)
     assert child.http is parent.http
     assert child.stac_io.session is parent.http.session
-    assert child.href_catalog == sim.url + "/catalog"
+    assert child.href_stac_api == sim.url + "/catalog"
+    assert child.href_catalog == sim.url  # the seed's: the service, like href_adgs
     assert child.owner_id == OWNER
     via_core = rs_core.get_catalog(client=parent)
     assert isinstance(via_core, StacClient) and via_core.http.session is parent.http.session
@@ -71,7 +72,8 @@ def test_rspy_host_catalog_overrides_the_href(
 ) -> None:
     monkeypatch.setenv("RSPY_HOST_CATALOG", sim.url + "/")
     client = StacClient.open("http://127.0.0.1:9", API_KEY, OWNER, http_settings=FAST)
-    assert client.href_catalog == sim.url + "/catalog"
+    assert client.href_stac_api == sim.url + "/catalog"
+    assert client.href_catalog == sim.url
     assert sim.requests[-1].headers.get("x-api-key") == API_KEY
 
 
@@ -261,7 +263,7 @@ def test_one_collection_shape_despite_the_listing_quirk(
     sim_client: StacClient, sim: RsServerSimulator, cid: str
 ) -> None:
     sim_client.add_collection(make_collection(cid))
-    raw = sim_client.stac_io.read_json(sim_client.href_catalog + "/collections")
+    raw = sim_client.stac_io.read_json(sim_client.href_stac_api + "/collections")
     assert f"{OWNER}_{cid}" in [c["id"] for c in raw["collections"]]  # the server's quirk
     listed = [c for c in sim_client.get_collections() if c.id.endswith(cid)]
     single = sim_client.get_collection(cid)
