@@ -122,26 +122,40 @@ def stage_and_publish(
     v2 = client.server_generation() == V2
     target = s3_path or f"{DEFAULT_S3}/{collection}"
     tasks.set_station_bound(ref, concurrency, global_limit=tasks.global_limit_exists(ref))
-    stage = tasks.stage_file.with_options(refresh_cache=True) if restage else tasks.stage_file
-    # RS-Server v2 stages into the catalog: a file there is staged, whatever this process knows.
+    stage = tasks.stage_files.with_options(refresh_cache=True) if restage else tasks.stage_files
+    # RS-Server v2 stages items (a CADIP session) into the catalog: one task per item, and a
+    # file found in the collection is staged, whatever this process remembers.
     present = tasks.catalog_file_names(ref, collection) if v2 and not restage else set()
-    futures = {
-        name: stage.submit(
-            ref, name, collection, "" if v2 else target, restage=restage, in_catalog=name in present
+    units: dict[str, list[str]] = {}
+    for name, file in by_name.items():
+        units.setdefault(tasks.staging_unit(file) if v2 else name, []).append(name)
+    futures = [
+        (
+            names,
+            stage.submit(
+                ref,
+                names,
+                collection,
+                "" if v2 else target,
+                restage=restage,
+                in_catalog=[n for n in names if n in present],
+            ),
         )
-        for name in by_name
-    }
+        for names in units.values()
+    ]
     to_wait: list[str] = []
-    for name, staging in futures.items():
-        row = rows[name]
+    for names, staging in futures:
         try:
-            result = staging.result()
+            actions = staging.result()
         except BaseException as exc:
-            row.state, row.action = "REFUSED", "refused"
-            row.error, row.reason = _error_of(exc)
+            error, reason = _error_of(exc)
+            for name in names:
+                rows[name].state, rows[name].action = "REFUSED", "refused"
+                rows[name].error, rows[name].reason = error, reason
             continue
-        row.action = str(result.get("action", "staged"))
-        to_wait.append(name)
+        for name in names:
+            rows[name].action = actions.get(name, "staged")
+            to_wait.append(name)
     logger.info("%s: %d staging request(s) sent or followed", ref.label, len(to_wait))
     progress = _Progress(progress_key + "-progress", len(to_wait))
     waits = [

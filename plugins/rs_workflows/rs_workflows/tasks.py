@@ -1,7 +1,8 @@
 """The Prefect tasks of the flows: small, idempotent, keyed so a file is never staged twice.
 
-* :func:`stage_file` asks the server to stage one file. Its Prefect cache key is the station
-  kind, station id, service URL, target and file name: once it has completed, no rerun of any
+* :func:`stage_files` asks the server to stage one file (v1), or one item's files in one job
+  (v2, which stages items: a CADIP session). Its Prefect cache key is the station kind,
+  station id, service URL, target and file names: once it has completed, no rerun of any
   flow (a retry, a crash and rerun, the next scheduled run) sends that request again - the
   cached result is used (``restage=True`` refreshes it). Before sending, it asks where the file
   stands (the staging ledger of rs-core where installed, else the server): a file already DONE
@@ -39,6 +40,7 @@ from rs_core.errors import (
     RsConnectionError,
     RsError,
     ServerError,
+    StagingError,
 )
 from rs_workflows.connect import StationRef, catalog_client, station_client
 
@@ -50,7 +52,8 @@ __all__ = [
     "search_files",
     "search_sessions",
     "sessions_ready",
-    "stage_file",
+    "stage_files",
+    "staging_unit",
     "wait_staged",
 ]
 
@@ -285,12 +288,23 @@ def _service(ref: StationRef) -> str:
 
 
 def stage_cache_key(_context: Any, parameters: dict[str, Any]) -> str:
-    """``rs-stage-<sha256>`` of station kind, id, service URL, target and file name."""
+    """``rs-stage-<sha256>`` of station kind, id, service URL, target and file names."""
     ref: StationRef = parameters["ref"]
-    text = "|".join(
-        (ref.kind, ref.station, _service(ref), parameters["target"], parameters["name"])
-    )
+    names = "\n".join(sorted(parameters["names"]))
+    text = "|".join((ref.kind, ref.station, _service(ref), parameters["target"], names))
     return "rs-stage-" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def staging_unit(file: dict[str, Any]) -> str:
+    """What RS-Server v2 stages a file with: its item (a CADIP file: its session).
+
+    >>> staging_unit({"id": "a.raw", "properties": {"cadip:session_id": "S1A_1"}})
+    'S1A_1'
+    >>> staging_unit({"id": "x.EOF", "properties": {}})
+    'x.EOF'
+    """
+    session = _prop(file.get("properties") or {}, "session_id")
+    return str(session) if session else str(file["id"])
 
 
 def _ledger_status(client: Any, name: str) -> EDownloadStatus | None:
@@ -306,7 +320,9 @@ def _ledger_status(client: Any, name: str) -> EDownloadStatus | None:
     return status if isinstance(status, EDownloadStatus) else None
 
 
-def _where(client: Any, name: str) -> EDownloadStatus | None:
+def _where(client: Any, name: str, in_catalog: bool) -> EDownloadStatus | None:
+    if in_catalog:
+        return EDownloadStatus.DONE  # RS-Server v2 put it there: staged
     known = _ledger_status(client, name)
     if known is not None:
         return known
@@ -324,7 +340,7 @@ def _accepts_collection(client: Any) -> bool:
 
 
 @task(
-    name="stage-file",
+    name="stage-files",
     cache_key_fn=stage_cache_key,
     persist_result=True,
     result_serializer="json",
@@ -332,34 +348,46 @@ def _accepts_collection(client: Any) -> bool:
     retry_delay_seconds=[1, 5, 15],
     retry_condition_fn=_transient,
 )
-def stage_file(
+def stage_files(
     ref: StationRef,
-    name: str,
+    names: Sequence[str],
     target: str,
     s3_path: str,
     *,
     restage: bool = False,
-    in_catalog: bool = False,
+    in_catalog: Sequence[str] = (),
 ) -> dict[str, str]:
-    """Stage one file unless it is DONE or in progress already; returns what was done.
+    """Stage one unit: a file (v1), or the files of one item (v2: one job), unless they are
+    DONE or in progress already; returns ``{name: what was done}``.
 
-    ``target`` is the catalog collection (RS-Server v2 stages into it; ``in_catalog``: the
-    flow found the file there already); ``s3_path`` the v1 destination. Refusals raise their
-    typed error (:class:`~rs_core.StagingError`...).
+    ``target`` is the catalog collection (RS-Server v2 stages into it; ``in_catalog``: files
+    the flow found there already); ``s3_path`` the v1 destination. A refusal raises its typed
+    error (:class:`~rs_core.StagingError`...).
     """
     client = station_client(ref)
+    done: dict[str, str] = {}
+    todo: list[str] = []
     with _station_slot(ref):
-        if not restage:
-            if in_catalog:
-                return {"name": name, "action": "already staged"}
-            status = _where(client, name)
+        for name in names:
+            status = None if restage else _where(client, name, name in in_catalog)
             if status is EDownloadStatus.DONE:
-                return {"name": name, "action": "already staged"}
-            if status is EDownloadStatus.IN_PROGRESS:
-                return {"name": name, "action": "followed"}
+                done[name] = "already staged"
+            elif status is EDownloadStatus.IN_PROGRESS:
+                done[name] = "followed"
+            else:
+                todo.append(name)
+        if not todo:
+            return done
         options = {"collection": target} if _accepts_collection(client) else {}
-        client.staging(name, s3_path=s3_path, **options)
-    return {"name": name, "action": "staged"}
+        batch = getattr(client, "staging_batch", None)
+        refused = batch(todo, s3_path=s3_path, collection=target) if callable(batch) else None
+        if refused is None:  # this generation (or plugin) stages file by file
+            for name in todo:
+                client.staging(name, s3_path=s3_path, **options)
+        elif refused:
+            first = next(iter(refused.values()))
+            raise StagingError(f"{ref.label}: staging of {len(refused)} file(s) refused: {first}")
+    return {**done, **dict.fromkeys(todo, "staged")}
 
 
 @task(name="wait-staged", cache_policy=NO_CACHE)
