@@ -36,7 +36,7 @@ PORTS_ENV = "RS_WORKFLOWS_SERVER_PORTS"
 def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help}
     if option.switch:
-        kwargs["action"] = "store_false" if option.flag.startswith("--no-") else "store_true"
+        kwargs["action"] = "store_true" if option.default is False else "store_false"
         kwargs["default"] = option.default
     elif option.multiple:
         kwargs.update(action="append", type=option.type, default=None)

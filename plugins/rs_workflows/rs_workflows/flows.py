@@ -237,6 +237,7 @@ def stage_sessions(  # noqa: PLR0917 - Prefect flow parameters, passed by name
     stop: str | None = None,
     platforms: list[str] | None = None,
     ready_timeout: float = 600.0,
+    require_complete: bool = True,
     s3_path: str | None = None,
     concurrency: int = 4,
     timeout: float = 3600.0,
@@ -251,8 +252,9 @@ def stage_sessions(  # noqa: PLR0917 - Prefect flow parameters, passed by name
     The window is ``since`` (``"2d"``, ``"12h"``, or ``"last"``: from where the last run of
     this flow for this station and collection stopped) or ``start``/``stop``. Sessions are
     staged once complete (every channel's final block, downlink and delivery OK), waiting at
-    most ``ready_timeout`` s; a session still incomplete is reported ``NOT_READY`` and the
-    next ``since="last"`` run starts before it.
+    most ``ready_timeout`` s; a session still incomplete is reported ``NOT_READY`` (unless
+    ``require_complete=False``: then it is staged as it is) and the next ``since="last"`` run
+    starts before it.
     """
     ref = resolve_station(
         kind, station, capability="sessions", profile=profile, api_key_block=api_key_block
@@ -261,6 +263,11 @@ def stage_sessions(  # noqa: PLR0917 - Prefect flow parameters, passed by name
     begin, end = resolve_window(since, start, stop, mark)
     sessions = tasks.search_sessions(ref, begin, end, platforms)
     ready, not_ready = tasks.sessions_ready(ref, sessions, ready_timeout, poll_interval)
+    if not require_complete:  # stage what there is; the report still says which were not
+        for sid, (why, so_far) in not_ready.items():
+            get_run_logger().warning("session %s staged incomplete: %s", sid, why)
+            ready[sid] = so_far
+        not_ready = {}
     files = [f for sid in ready for f in ready[sid]]
     rows = stage_and_publish(
         ref,

@@ -105,6 +105,14 @@ FLOWS: tuple[FlowSpec, ...] = (
                 "--collection", "collection", "catalog collection to publish into", required=True
             ),
             Option(
+                "--allow-incomplete",
+                "require_complete",
+                "stage sessions not complete at the end of the wait too",
+                bool,
+                True,
+                switch=True,
+            ),
+            Option(
                 "--ready-timeout",
                 "ready_timeout",
                 "seconds to wait for sessions to be complete (0: do not wait)",

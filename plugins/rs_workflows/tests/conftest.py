@@ -27,11 +27,9 @@ os.environ.pop("PREFECT_API_URL", None)
 sys.path.insert(0, str(Path(__file__).parent))
 
 from recent_simulator import recent_dataset  # noqa: E402
+from workflow_helpers import KEY  # noqa: E402
 
 from rs_core.testing.simulator import ApiKey, RsServerSimulator  # noqa: E402
-
-KEY = "workflow-secret-key-0123456789"
-"""The API key the simulators accept; a test greps Prefect's state for it."""
 
 HOSTS = ("RSPY_HOST_ADGS", "RSPY_HOST_CADIP", "RSPY_HOST_CATALOG", "RSPY_HOST_STAGING")
 
@@ -113,44 +111,3 @@ def make_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         for simulator in started:
             simulator.stop()
         _forget()
-
-
-def staging_requests(simulator: Any) -> dict[str, int]:
-    """How many staging requests the simulator received, per file name."""
-    counts: dict[str, int] = {}
-    for request in simulator.requests:
-        names: list[str] = []
-        if request.path.startswith("/processes/") and request.method == "POST":
-            import json
-
-            body = json.loads(request.body or b"{}")
-            names = _v2_names(body)
-        elif request.method == "GET" and "name" in request.query and _is_v1_stage(request.path):
-            names = request.query["name"]
-        for name in names:
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def _is_v1_stage(path: str) -> bool:
-    return path.rstrip("/").endswith(("/cadu", "/aux"))
-
-
-def _v2_names(body: Any) -> list[str]:
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                if key in ("assets", "files") and isinstance(inner, dict):
-                    found.extend(inner)
-                elif key in ("assets", "files") and isinstance(inner, list):
-                    found.extend(x for x in inner if isinstance(x, str))
-                else:
-                    walk(inner)
-        elif isinstance(value, list):
-            for inner in value:
-                walk(inner)
-
-    walk(body)
-    return found

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KEY, staging_requests
+from workflow_helpers import KEY, staging_requests
 
 from rs_core.errors import InvalidInputError, UnknownStationError
 from rs_core.testing.simulator import Dataset, Fault
@@ -170,11 +170,11 @@ def _incomplete_dataset() -> Dataset:
 
 def test_an_incomplete_session_waits_and_the_next_run_starts_before_it(make_sim: Any) -> None:
     from prefect.variables import Variable
-
-    from rs_core.dates import parse_datetime
     from rs_workflows.connect import StationRef
     from rs_workflows.flows import stage_sessions
     from rs_workflows.window import watermark_name
+
+    from rs_core.dates import parse_datetime
 
     dataset = _incomplete_dataset()
     sim = make_sim("v2", dataset=dataset)
@@ -228,7 +228,6 @@ def test_the_api_key_is_in_no_parameter_log_artifact_or_stored_file(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
-
     from rs_workflows.flows import stage_products
 
     make_sim("v1")
