@@ -1,5 +1,5 @@
 """The plugin author's guide (``docs/plugins.md``) documents every hook and shows the example
-plugin (``examples/rs-plugin-prip``) as it is, and that plugin stays under 100 lines."""
+plugin (``examples/rs-plugin-edrs``) as it is, and that plugin stays under 100 lines."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rs_core import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
-EXAMPLE = ROOT / "examples" / "rs-plugin-prip"
+EXAMPLE = ROOT / "examples" / "rs-plugin-edrs"
 HOOK_HEADING = re.compile(r"^### `(rs_\w+)\(\)`\s*$", re.MULTILINE)
 
 
@@ -49,12 +49,12 @@ def test_no_documented_hook_is_stale() -> None:
 
 SHOWN = (
     "pyproject.toml",
-    "rs_prip/__init__.py",
-    "rs_prip/plugin.py",
-    "rs_prip/client.py",
-    "rs_prip/cli.py",
+    "rs_edrs/__init__.py",
+    "rs_edrs/plugin.py",
+    "rs_edrs/client.py",
+    "rs_edrs/cli.py",
     "tests/conftest.py",
-    "tests/test_prip_contract.py",
+    "tests/test_edrs_contract.py",
 )
 CODE_BLOCK = re.compile(r"^```\w*\n(.*?)^```", re.S | re.MULTILINE)
 
@@ -63,7 +63,7 @@ CODE_BLOCK = re.compile(r"^```\w*\n(.*?)^```", re.S | re.MULTILINE)
 def test_guide_shows_the_example_file_as_it_is(path: str) -> None:
     blocks = CODE_BLOCK.findall(GUIDE.read_text())
     assert (EXAMPLE / path).read_text() in blocks, (
-        f"docs/plugins.md does not show examples/rs-plugin-prip/{path} as it is: copy it "
+        f"docs/plugins.md does not show examples/rs-plugin-edrs/{path} as it is: copy it "
         "into the guide (the whole file, in one code block)"
     )
 
@@ -97,7 +97,7 @@ def test_code_lines_counts_only_code() -> None:
 
 
 def test_example_plugin_is_under_100_lines_as_the_guide_says() -> None:
-    count = sum(code_lines(p.read_text()) for p in sorted((EXAMPLE / "rs_prip").glob("*.py")))
+    count = sum(code_lines(p.read_text()) for p in sorted((EXAMPLE / "rs_edrs").glob("*.py")))
     assert count < 100, f"the example plugin grew to {count} lines of code; the guide promises <100"
     said = re.search(r"\*\*(\d+) lines of Python\*\*", GUIDE.read_text())
     assert said is not None and int(said[1]) == count, (

@@ -259,10 +259,10 @@ def test_cli_reports_problems_and_exits_1(site: Path) -> None:
 
 
 def test_cli_passes_the_example_plugin() -> None:
-    """The out-of-tree example (examples/rs-plugin-prip, installed by ./dev setup) is valid."""
-    result = rs("plugins", "--check", "rs-plugin-prip")
+    """The out-of-tree example (examples/rs-plugin-edrs, installed by ./dev setup) is valid."""
+    result = rs("plugins", "--check", "rs-plugin-edrs")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert "ok: entry point prip = rs_prip.plugin loads" in result.stdout
+    assert "ok: entry point edrs = rs_edrs.plugin loads" in result.stdout
     assert "rs_register_stations() yields 1 record(s)" in result.stdout
     assert "rs_register_commands() yields 1 record(s)" in result.stdout

@@ -333,7 +333,7 @@ def test_record_validation() -> None:
 def test_command_names_may_have_hyphens() -> None:
     from rs_core import CommandType
 
-    command = CommandType(name="prip-types", help="h", configure=lambda p: None, run=lambda a, m: 0)
-    assert command.name == "prip-types"
+    command = CommandType(name="edrs-types", help="h", configure=lambda p: None, run=lambda a, m: 0)
+    assert command.name == "edrs-types"
     with pytest.raises(ValueError, match="command name"):
-        CommandType(name="Prip Types", help="h", configure=lambda p: None, run=lambda a, m: 0)
+        CommandType(name="Edrs Types", help="h", configure=lambda p: None, run=lambda a, m: 0)

@@ -1,4 +1,4 @@
-"""Tests of the OData station simulator (rs_core.testing.odata_station).
+"""Tests of the OData station simulator (``scripts/odata_station``).
 
 The core test replays every request of ``requests-from-rs-server-0.2.txt`` (what RS-Server 0.2
 really sends to the stations) and checks each answer against the fixture records with logic
@@ -21,8 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-
-from rs_core.testing.odata_station import (
+from odata_station import (
     ODataQueryError,
     OdataStationSimulator,
     RecordedRequest,
@@ -32,6 +31,8 @@ from rs_core.testing.odata_station import (
     parse_orderby,
     payload_bytes,
 )
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 try:
     DATA_DIR = default_data_dir()
@@ -428,7 +429,7 @@ def test_stop_closes_keep_alive_connections() -> None:
 
 def test_cli_prints_url_and_stops_on_sigterm(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "rs_core.testing.odata_station", "--kind", "cadip", "--port", "0"],
+        [sys.executable, str(SCRIPTS / "odata_station"), "--kind", "cadip", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

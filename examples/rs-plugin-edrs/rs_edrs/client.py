@@ -1,13 +1,13 @@
-"""The PRIP station client: production products by time range and product type.
+"""The EDRS station client: relayed products by time range and product type.
 
 >>> import rs_core
->>> prip = rs_core.get_station("prip", rs_server_href="http://127.0.0.1:8000",
+>>> edrs = rs_core.get_station("edrs", rs_server_href="http://127.0.0.1:8000",
 ...                            rs_server_api_key="my-key")
->>> prip.station_name
-'PRIP'
->>> files = prip.search_stations("2024-01-01", "2024-02-01",
+>>> edrs.station_name
+'EDRS'
+>>> files = edrs.search_stations("2024-01-01", "2024-02-01",
 ...                              product_type="S2B_MSIL1C")         # doctest: +SKIP
->>> prip.stage_and_wait(files, s3_path="s3://bucket/prip").ok       # doctest: +SKIP
+>>> edrs.stage_and_wait(files, s3_path="s3://bucket/edrs").ok       # doctest: +SKIP
 True
 """
 
@@ -27,20 +27,20 @@ from rs_core.rsserver_v1 import (
 )
 
 
-class PripClient(StationClient):
-    """Search, stage and follow PRIP products; PRIP speaks RS-Server v1's station conventions.
+class EdrsClient(StationClient):
+    """Search, stage and follow EDRS products; EDRS speaks RS-Server v1's station conventions.
 
-    The service URL is ``rs_server_href`` (cluster mode) or env ``RSPY_HOST_PRIP`` (local mode,
-    or an override); the paths are ``/prip/search``, ``/prip`` (staging), ``/prip/status``.
+    The service URL is ``rs_server_href`` (cluster mode) or env ``RSPY_HOST_EDRS`` (local mode,
+    or an override); the paths are ``/edrs/search``, ``/edrs`` (staging), ``/edrs/status``.
     """
 
-    station_kind: ClassVar[str] = "prip"
-    station_ids: ClassVar[tuple[str, ...]] = ("PRIP",)
-    service_env_var: ClassVar[str] = "RSPY_HOST_PRIP"
+    station_kind: ClassVar[str] = "edrs"
+    station_ids: ClassVar[tuple[str, ...]] = ("EDRS",)
+    service_env_var: ClassVar[str] = "RSPY_HOST_EDRS"
 
     def _protocol(self) -> StationProtocolV1:
-        paths = StationEndpoints.under(self.service_base(), "/prip/search", "/prip", "/prip/status")
-        return StationProtocolV1(self.http, paths, label="PRIP")
+        paths = StationEndpoints.under(self.service_base(), "/edrs/search", "/edrs", "/edrs/status")
+        return StationProtocolV1(self.http, paths, label="EDRS")
 
     def search_stations(
         self,
@@ -79,9 +79,9 @@ class PripClient(StationClient):
         return self._protocol().status(name, timeout=check_timeout(timeout))
 
     def product_types(self, timeout: float | None = None) -> list[str]:
-        """The product types the station serves (``GET /prip/types``)."""
-        url = f"{self.service_base()}/prip/types"
+        """The product types the station serves (``GET /edrs/types``)."""
+        url = f"{self.service_base()}/edrs/types"
         types: Any = self.http.get_json(
-            url, timeout=check_timeout(timeout), what="PRIP product types request failed"
+            url, timeout=check_timeout(timeout), what="EDRS product types request failed"
         )
         return [str(t) for t in types]

@@ -1,4 +1,4 @@
-"""``rs prip-types``: the product types the PRIP station serves, one per line (or JSON)."""
+"""``rs edrs-types``: the product types the EDRS station serves, one per line (or JSON)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ if TYPE_CHECKING:  # keep `rs --help` fast: the client is imported when used
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the sub-command's arguments (the global options are already there)."""
-    parser.add_argument("--station", default=None, help="station id (default PRIP)")
+    parser.add_argument("--station", default=None, help="station id (default EDRS)")
 
 
 def run(args: argparse.Namespace, make_client: Callable[[], RsClient]) -> int:
     """List the types; errors are raised as ``rs_core`` errors: ``rs`` reports them."""
-    with make_client().get_station_client("prip", args.station) as prip:
-        types = prip.product_types(timeout=args.timeout)
+    with make_client().get_station_client("edrs", args.station) as edrs:
+        types = edrs.product_types(timeout=args.timeout)
     print(json.dumps(types) if args.output == "json" else "\n".join(types))
     return 0

@@ -33,7 +33,10 @@ Example:
 
 Command line (prints the URL, stops on Ctrl-C or SIGTERM)::
 
-    python -m rs_core.testing.odata_station --kind cadip --port 8094 [--log-requests]
+    python scripts/odata_station --kind cadip --port 8094 [--log-requests]
+
+This is a developer tool, not part of rs-core (the core names no station): it lives in
+``scripts/odata_station/`` and tests import it with ``scripts/`` on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -78,7 +82,7 @@ __all__ = [
     "payload_bytes",
 ]
 
-StationKind = Literal["adgs", "cadip"]
+StationKind = Literal["adgs", "cadip", "prip"]
 Record = Mapping[str, Any]
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -145,15 +149,16 @@ class EntitySet:
 _KIND_FILES: Final[dict[str, tuple[tuple[str, str, str | None], ...]]] = {
     "adgs": (("Products", "adgs_products.json", "ContentLength"),),
     "cadip": (("Sessions", "cadip_sessions.json", None), ("Files", "cadip_files.json", "Size")),
+    "prip": (("Products", "prip_products.json", "ContentLength"),),
 }
 
 
 def default_data_dir() -> Path:
     """Find the folder of the stations' OData records.
 
-    Order: env ``RS_ODATA_STATION_DATA``; else the records packaged with rs-core (those the v1
-    simulator serves); else ``shared/fixtures/station-odata`` beside one of the parents of this
-    module or of the current directory.
+    Order: env ``RS_ODATA_STATION_DATA``; else the records the repository's v1 simulator serves
+    (``rs_core/testing/simulator/data`` in this clone); else ``shared/fixtures/station-odata``
+    beside one of the parents of this module or of the current directory.
 
     Raises:
         FileNotFoundError: nothing found; the message says where it looked.
@@ -168,9 +173,10 @@ def default_data_dir() -> Path:
         if not path.is_dir():
             raise FileNotFoundError(f"{DATA_DIR_ENV}={env} is not a directory")
         return path
-    packaged = Path(__file__).resolve().parent / "simulator" / "data"
+    repo = Path(__file__).resolve().parent.parent.parent
+    packaged = repo / "rs_core" / "testing" / "simulator" / "data"
     if (packaged / "adgs_products.json").is_file():
-        return packaged  # shipped with rs-core: the same records the v1 simulator serves
+        return packaged  # the same records the v1 simulator serves
     tried: list[str] = [str(packaged)]
     for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
         for parent in (start, *start.parents):
@@ -193,14 +199,17 @@ def load_entity_sets(kind: StationKind, data_dir: Path | None = None) -> dict[st
         (['Files', 'Sessions'], 7)
     """
     if kind not in _KIND_FILES:
-        raise ValueError(f"unknown station kind {kind!r}: expected 'adgs' or 'cadip'")
+        raise ValueError(f"unknown station kind {kind!r}: expected 'adgs', 'cadip' or 'prip'")
     folder = data_dir if data_dir is not None else default_data_dir()
     sets: dict[str, EntitySet] = {}
     for name, file_name, size_field in _KIND_FILES[kind]:
         path = folder / file_name
-        with path.open(encoding="utf-8") as stream:
-            document = json.load(stream)
-        raw = document["Data"] if isinstance(document, dict) else document
+        if kind == "prip" and not path.is_file():
+            raw: object = prip_products()  # no recorded PRIP data: the generated catalogue
+        else:
+            with path.open(encoding="utf-8") as stream:
+                document = json.load(stream)
+            raw = document["Data"] if isinstance(document, dict) else document
         if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
             raise ValueError(f"{path}: expected {{'Data': [records...]}}")
         records = tuple(cast(list[Record], raw))
@@ -820,6 +829,186 @@ def payload_bytes(entity_id: str, size: int, offset: int = 0) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
+# PRIP products (generated: no recorded PRIP station exists)
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _PripSeries:
+    """One product type of the PRIP catalogue: what RS-Server 1.0's shipped collections ask for."""
+
+    product_type: str  # the ``productType`` attribute the collection's query names
+    platform: str  # platformShortName
+    serial: str  # platformSerialIdentifier
+    instrument: str
+    count: int
+    name: str  # str.format template: {start} {stop} {pub} {orbit} {n}
+    duration_s: int
+    first_hours: int  # hours after PRIP_EPOCH of the first product
+
+
+PRIP_EPOCH: Final = datetime(2024, 6, 12, 3, 0, 0, tzinfo=UTC)
+_PRIP_SERIES: Final = (
+    _PripSeries(
+        "IW_RAW__0N",
+        "SENTINEL-1",
+        "A",
+        "SAR",
+        6,
+        "S1A_IW_RAW__0NDV_{start}_{stop}_0{orbit}_05A{n:03X}_{n:04X}.SAFE.zip",
+        25,
+        0,
+    ),
+    _PripSeries(
+        "IW_SLC__1S",
+        "SENTINEL-1",
+        "A",
+        "SAR",
+        5,
+        "S1A_IW_SLC__1SDV_{start}_{stop}_0{orbit}_05B{n:03X}_{n:04X}.SAFE.zip",
+        27,
+        7,
+    ),
+    _PripSeries(
+        "OPER_MSI",
+        "SENTINEL-2",
+        "B",
+        "MSI",
+        4,
+        "S2B_OPER_MSI_L0__DS_2BPS_{pub}_S{start}_N05.10.tar",
+        300,
+        3,
+    ),
+    _PripSeries(
+        "OPER_MSI_L0",
+        "SENTINEL-2",
+        "B",
+        "MSI",
+        6,
+        "S2B_OPER_MSI_L0__GR_2BPS_{pub}_S{start}_D{n:02d}_N05.10.tar",
+        4,
+        3,
+    ),
+    _PripSeries(
+        "OPER_MSI_L2A",
+        "SENTINEL-2",
+        "B",
+        "MSI",
+        4,
+        "S2B_MSIL2A_{start}_N0510_R{orbit_rel:03d}_T32TQ{n:X}_{pub}.SAFE.zip",
+        5,
+        11,
+    ),
+)
+
+
+def _odata_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _attribute(name: str, value: str | int, kind: str = "String") -> dict[str, Any]:
+    odata_type = {"String": "StringAttribute", "DateTimeOffset": "DateTimeOffsetAttribute"}
+    return {
+        "@odata.type": f"#OData.CSC.{odata_type.get(kind, 'IntegerAttribute')}",
+        "Name": name,
+        "ValueType": kind,
+        "Value": value,
+    }
+
+
+def prip_products() -> list[Record]:
+    """The PRIP station's ``Products`` (25, deterministic): 6 ``IW_RAW__0N`` and 5 ``IW_SLC__1S``
+    of Sentinel-1A, 4 ``OPER_MSI``, 6 ``OPER_MSI_L0`` and 4 ``OPER_MSI_L2A`` of Sentinel-2B —
+    the product types RS-Server 1.0's shipped PRIP collections (``S1A_L0_IW_RAW``,
+    ``IW_SLC__1S``, ``S2B_L0_DS``, ``S2B_L0_GR``, ``S2B_L2A_TL``) ask for, inside their
+    temporal extent (2024-06-12 to 2024-08-22).
+
+    ``ContentLength`` is at most 256 KiB so that ``$value`` serves the whole product, and
+    ``Checksum`` is the real MD5 of those bytes (:func:`payload_bytes`).
+
+    Example:
+        >>> products = prip_products()
+        >>> len(products), products[0]["Attributes"][0]["Value"]
+        (25, 'IW_RAW__0N')
+    """
+    import uuid
+
+    records: list[Record] = []
+    for series in _PRIP_SERIES:
+        for n in range(series.count):
+            start = PRIP_EPOCH + timedelta(hours=series.first_hours + 37 * n, seconds=13 * n)
+            stop = start + timedelta(seconds=series.duration_s)
+            origin = stop + timedelta(minutes=41)
+            published = stop + timedelta(hours=1, minutes=17 + n)
+            orbit = 54262 + 3 * n + series.first_hours
+            compact = "%Y%m%dT%H%M%S"
+            name = series.name.format(
+                start=start.strftime(compact),
+                stop=stop.strftime(compact),
+                pub=published.strftime(compact),
+                orbit=orbit,
+                orbit_rel=orbit % 175 + 1,
+                n=n + 1,
+            )
+            entity_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"prip:{name}"))
+            size = 16 * 1024 + (int(hashlib.sha256(name.encode()).hexdigest()[:6], 16) % 240) * 1024
+            md5 = hashlib.md5(payload_bytes(entity_id, size)).hexdigest().upper()
+            lon, lat = 5.0 + 3 * n, 40.0 + (n % 4) * 2.5
+            attributes = [
+                _attribute("productType", series.product_type),
+                _attribute("platformShortName", series.platform),
+                _attribute("platformSerialIdentifier", series.serial),
+                _attribute("instrumentShortName", series.instrument),
+                _attribute("processingCenter", "PRIP-SIM"),
+                _attribute("processorVersion", "05.10"),
+                _attribute("processingDate", _odata_time(origin), "DateTimeOffset"),
+                _attribute("beginningDateTime", _odata_time(start), "DateTimeOffset"),
+                _attribute("endingDateTime", _odata_time(stop), "DateTimeOffset"),
+                _attribute("orbitNumber", orbit, "Integer"),
+                _attribute("relativeOrbitNumber", orbit % 175 + 1, "Integer"),
+                _attribute("orbitDirection", "DESCENDING" if n % 2 else "ASCENDING"),
+                _attribute("datatakeID", 430000 + 17 * n, "Integer"),
+            ]
+            if series.platform == "SENTINEL-1":
+                attributes.append(_attribute("polarisationChannels", "VV&VH"))
+            records.append(
+                {
+                    "@odata.mediaContentType": "application/octet-stream",
+                    "Id": entity_id,
+                    "Name": name,
+                    "ContentType": "application/octet-stream",
+                    "ContentLength": size,
+                    "OriginDate": _odata_time(origin),
+                    "PublicationDate": _odata_time(published),
+                    "EvictionDate": _odata_time(published + timedelta(days=30)),
+                    "ProductionType": "systematic_production",
+                    "Checksum": [
+                        {
+                            "Algorithm": "MD5",
+                            "Value": md5,
+                            "ChecksumDate": _odata_time(published),
+                        }
+                    ],
+                    "ContentDate": {"Start": _odata_time(start), "End": _odata_time(stop)},
+                    "GeoFootprint": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [lon, lat],
+                                [lon + 2.0, lat],
+                                [lon + 2.0, lat + 1.5],
+                                [lon, lat + 1.5],
+                                [lon, lat],
+                            ]
+                        ],
+                    },
+                    "Attributes": attributes,
+                }
+            )
+    return records
+
+
+# --------------------------------------------------------------------------------------------
 # HTTP server
 # --------------------------------------------------------------------------------------------
 
@@ -1005,6 +1194,10 @@ class OdataStationSimulator:
         token_lifetime: ``expires_in`` of issued tokens, in seconds. Keep it well above 60:
             RS-Server asks for a new token when less than 60 s are left.
         request_log: a text stream that gets ``<status> <METHOD> <target>`` per request.
+        token_secret: when set, tokens are signed with it (HMAC) and every simulator holding
+            the same secret accepts them. RS-Server's staging picks station credentials by
+            host name only, so stations that share ``127.0.0.1`` must accept each other's
+            tokens.
 
     Example:
         >>> with OdataStationSimulator(kind="cadip") as station:  # doctest: +SKIP
@@ -1028,8 +1221,10 @@ class OdataStationSimulator:
         chunk_size: int = 64 * 1024,
         token_lifetime: int = 3600,
         request_log: TextIO | None = None,
+        token_secret: str | None = None,
     ) -> None:
         self.kind: StationKind = kind
+        self.token_secret = token_secret
         self.sets = load_entity_sets(kind, Path(data_dir) if data_dir is not None else None)
         self.host = host
         self.port = port
@@ -1115,10 +1310,31 @@ class OdataStationSimulator:
 
     def issue_token(self) -> str:
         """Create a valid access token without HTTP (handy in tests)."""
+        if self.token_secret is not None:
+            return self._signed_token("access", self.token_lifetime)
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = time.monotonic() + self.token_lifetime
         return token
+
+    def _signed_token(self, use: str, lifetime: int) -> str:
+        body = f"{use}.{int(time.time()) + lifetime}.{secrets.token_hex(6)}"
+        return f"{body}.{self._signature(body)}"
+
+    def _signature(self, body: str) -> str:
+        assert self.token_secret is not None
+        return hmac.new(self.token_secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+    def _valid_signed(self, token: str, use: str) -> bool:
+        if self.token_secret is None:
+            return False
+        body, _, signature = token.rpartition(".")
+        parts = body.split(".")
+        if len(parts) != 3 or parts[0] != use or not parts[1].isdigit():
+            return False
+        if not hmac.compare_digest(signature, self._signature(body)):
+            return False
+        return int(parts[1]) > time.time()
 
     def download_size(self, entity_set: str, entity_id: str) -> int:
         """The number of bytes ``GET /<entity_set>(<entity_id>)/$value`` answers."""
@@ -1207,9 +1423,10 @@ class OdataStationSimulator:
             if form.get("username") != self.username or form.get("password") != self.password:
                 raise _HttpError(401, "invalid_grant", "bad username or password")
         elif grant == "refresh_token":
+            given = form.get("refresh_token") or ""
             with self._lock:
-                known = form.get("refresh_token") in self._refresh_tokens
-            if not known:
+                known = given in self._refresh_tokens
+            if not known and not self._valid_signed(given, "refresh"):
                 raise _HttpError(401, "invalid_grant", "unknown refresh_token")
         else:
             raise _HttpError(
@@ -1218,9 +1435,12 @@ class OdataStationSimulator:
                 f"grant_type {grant!r}: use password or refresh_token",
             )
         access = self.issue_token()
-        refresh = secrets.token_urlsafe(24)
-        with self._lock:
-            self._refresh_tokens.add(refresh)
+        if self.token_secret is not None:
+            refresh = self._signed_token("refresh", self.token_lifetime * 2)
+        else:
+            refresh = secrets.token_urlsafe(24)
+            with self._lock:
+                self._refresh_tokens.add(refresh)
         return {
             "access_token": access,
             "token_type": "Bearer",
@@ -1238,6 +1458,8 @@ class OdataStationSimulator:
             raise _HttpError(401, "Unauthorized", "expected 'Authorization: Bearer <token>'")
         with self._lock:
             expiry = self._tokens.get(token)
+        if self._valid_signed(token, "access"):
+            return
         if expiry is None or expiry < time.monotonic():
             raise _HttpError(401, "Unauthorized", "unknown or expired bearer token")
 
@@ -1274,19 +1496,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a station simulator until Ctrl-C or SIGTERM; print its URL on the first line.
 
     Example:
-        ``python -m rs_core.testing.odata_station --kind cadip --port 8094``
+        ``python scripts/odata_station --kind cadip --port 8094``
     """
     parser = argparse.ArgumentParser(
-        prog="python -m rs_core.testing.odata_station",
+        prog="python scripts/odata_station",
         description="OData v4 ADGS/CADIP station simulator (the stations behind RS-Server).",
     )
-    parser.add_argument("--kind", choices=("adgs", "cadip"), required=True)
+    parser.add_argument("--kind", choices=("adgs", "cadip", "prip"), required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--data-dir", default=None, help=f"default: ${DATA_DIR_ENV} or shared/")
     parser.add_argument("--username", default="test")
     parser.add_argument("--password", default="test")
     parser.add_argument("--max-download-bytes", type=int, default=DEFAULT_MAX_DOWNLOAD_BYTES)
+    parser.add_argument(
+        "--token-secret-env",
+        default=None,
+        help="name of an env var holding a secret: tokens signed with it are accepted by every "
+        "simulator given the same secret",
+    )
     parser.add_argument(
         "--log-requests",
         action="store_true",
@@ -1310,6 +1538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         password=args.password,
         max_download_bytes=args.max_download_bytes,
         request_log=sys.stdout if args.log_requests else None,
+        token_secret=os.environ.get(args.token_secret_env) if args.token_secret_env else None,
     )
     with station:
         print(station.url, flush=True)

@@ -1,22 +1,22 @@
-"""A tiny in-memory PRIP service, served by the rs-core simulator through ``add_route``.
+"""A tiny in-memory EDRS service, served by the rs-core simulator through ``add_route``.
 
-It speaks the RS-Server v1 station conventions under ``/prip``: a file search answering a
+It speaks the RS-Server v1 station conventions under ``/edrs``: a file search answering a
 STAC FeatureCollection, staging answering string booleans (``{"started": "true"}``), a status
-object per staged file, plus ``GET /prip/types``. The simulator adds authentication (cluster
-mode), fault injection and the request log. Use it in tests of code that talks to PRIP::
+object per staged file, plus ``GET /edrs/types``. The simulator adds authentication (cluster
+mode), fault injection and the request log. Use it in tests of code that talks to EDRS::
 
     from rs_core.testing.simulator import RsServerSimulator
-    from rs_prip_testing import FakePrip
+    from rs_edrs_testing import FakeEdrs
 
     with RsServerSimulator() as sim:
-        FakePrip().install(sim)
-        prip = rs_core.get_station("prip", rs_server_href=sim.url)   # doctest: +SKIP
+        FakeEdrs().install(sim)
+        edrs = rs_core.get_station("edrs", rs_server_href=sim.url)   # doctest: +SKIP
 
 >>> from rs_core.testing.simulator import RsServerSimulator
 >>> import json, urllib.request
 >>> with RsServerSimulator() as sim:
-...     service = FakePrip().install(sim)
-...     json.load(urllib.request.urlopen(sim.url + "/prip/types"))[:2]
+...     service = FakeEdrs().install(sim)
+...     json.load(urllib.request.urlopen(sim.url + "/edrs/types"))[:2]
 ['S1A_IW_SLC__1S', 'S2B_MSIL1C']
 """
 
@@ -37,7 +37,7 @@ from rs_core.testing.simulator import (
     json_response,
 )
 
-__all__ = ["PRODUCT_TYPES", "FakePrip", "product"]
+__all__ = ["PRODUCT_TYPES", "FakeEdrs", "product"]
 
 PRODUCT_TYPES = ("S1A_IW_SLC__1S", "S2B_MSIL1C", "S3A_OL_1_EFR___")
 FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
@@ -50,7 +50,7 @@ def _iso(value: datetime) -> str:
 
 
 def product(index: int, product_type: str, published: datetime) -> dict[str, Any]:
-    """One PRIP product as a STAC feature (RS-Server v1 shape: no hrefs, ``file:size``)."""
+    """One EDRS product as a STAC feature (RS-Server v1 shape: no hrefs, ``file:size``)."""
     sensing = published - timedelta(hours=3)
     name = f"{product_type}_{sensing:%Y%m%dT%H%M%S}_{index:04d}.SAFE.zip"
     return {
@@ -61,8 +61,8 @@ def product(index: int, product_type: str, published: datetime) -> dict[str, Any
         "geometry": None,
         "links": [],
         "properties": {
-            "prip:id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
-            "prip:product_type": product_type,
+            "edrs:id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+            "edrs:product_type": product_type,
             "datetime": _iso(sensing),
             "start_datetime": _iso(sensing),
             "end_datetime": _iso(sensing + timedelta(minutes=10)),
@@ -84,8 +84,8 @@ def _parse(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-class FakePrip:
-    """The PRIP service's state: its products, and the staging jobs asked so far.
+class FakeEdrs:
+    """The EDRS service's state: its products, and the staging jobs asked so far.
 
     ``staging_duration`` is how long a job stays ``IN_PROGRESS`` before ``DONE``;
     :meth:`fail` makes the next job of a file end ``FAILED``.
@@ -102,15 +102,15 @@ class FakePrip:
         self._failing: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def install(self, sim: RsServerSimulator) -> FakePrip:
-        """Serve the PRIP routes on ``sim`` (replacing any earlier :class:`FakePrip`)."""
-        sim.add_route("GET", r"/prip/search", self.search)
-        sim.add_route("GET", r"/prip", self.stage)
-        sim.add_route("GET", r"/prip/status", self.status)
-        sim.add_route("GET", r"/prip/types", self.types)
+    def install(self, sim: RsServerSimulator) -> FakeEdrs:
+        """Serve the EDRS routes on ``sim`` (replacing any earlier :class:`FakeEdrs`)."""
+        sim.add_route("GET", r"/edrs/search", self.search)
+        sim.add_route("GET", r"/edrs", self.stage)
+        sim.add_route("GET", r"/edrs/status", self.status)
+        sim.add_route("GET", r"/edrs/types", self.types)
         return self
 
-    def fail(self, name: str, message: str = "Simulated PRIP failure") -> None:
+    def fail(self, name: str, message: str = "Simulated EDRS failure") -> None:
         """Make the next staging job of ``name`` end ``FAILED`` with ``message``."""
         with self._lock:
             self._failing[name] = message
@@ -118,11 +118,11 @@ class FakePrip:
     # -- routes ---------------------------------------------------------------------------
 
     def types(self, request: RecordedRequest, match: re.Match[str]) -> tuple[int, Any]:
-        """``GET /prip/types``: the product types served."""
+        """``GET /edrs/types``: the product types served."""
         return 200, list(PRODUCT_TYPES)
 
     def search(self, request: RecordedRequest, match: re.Match[str]) -> Response:
-        """``GET /prip/search?datetime=S/E[&product_type][&limit][&sortby]``."""
+        """``GET /edrs/search?datetime=S/E[&product_type][&limit][&sortby]``."""
         interval = request.param("datetime")
         if interval is None:
             loc = ["query", "datetime"]
@@ -147,7 +147,7 @@ class FakePrip:
             p
             for p in self.products
             if start <= _parse_iso(p["properties"]["created"]) <= stop
-            and wanted in (None, p["properties"]["prip:product_type"])
+            and wanted in (None, p["properties"]["edrs:product_type"])
         ]
         hits.sort(key=lambda p: str(p["properties"].get(key, "")), reverse=reverse)
         hits = hits[:limit]
@@ -162,7 +162,7 @@ class FakePrip:
         return json_response(200, body)
 
     def stage(self, request: RecordedRequest, match: re.Match[str]) -> Response:
-        """``GET /prip?name=NAME``: 200 ``{"started": "true"}``; never searched: 503."""
+        """``GET /edrs?name=NAME``: 200 ``{"started": "true"}``; never searched: 503."""
         name = request.param("name") or ""
         with self._lock:
             if name not in self._seen or name not in self._by_name:
@@ -175,18 +175,18 @@ class FakePrip:
         return json_response(200, {"started": "true"})
 
     def status(self, request: RecordedRequest, match: re.Match[str]) -> Response:
-        """``GET /prip/status?name=NAME``: the status object; unknown name: 404."""
+        """``GET /edrs/status?name=NAME``: the status object; unknown name: 404."""
         name = request.param("name") or ""
         with self._lock:
             job = self._jobs.get(name)
         if job is None:
-            return detail_response(404, f"No PripDownloadStatus entry found for name={name!r}")
+            return detail_response(404, f"No EdrsDownloadStatus entry found for name={name!r}")
         finished = time.monotonic() - job["started"] >= self.staging_duration
         failure = job["failure"] if finished else None
         state = "IN_PROGRESS" if not finished else ("FAILED" if failure else "DONE")
         stop = job["start"] + timedelta(seconds=self.staging_duration)
         body = {
-            "product_id": self._by_name[name]["properties"]["prip:id"],
+            "product_id": self._by_name[name]["properties"]["edrs:id"],
             "name": name,
             "available_at_station": self._by_name[name]["properties"]["created"],
             "db_id": list(self._by_name).index(name) + 1,

@@ -1,0 +1,23 @@
+"""rs-core plugin module of rs-plugin-prip (entry point ``prip = "rs_prip.plugin"``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rs_core.hookspecs import hookimpl
+from rs_core.records import Capability, StationType
+
+__all__ = ["rs_register_stations"]
+
+
+@hookimpl
+def rs_register_stations() -> Iterator[StationType]:
+    """Register the ``prip`` station kind."""
+    capabilities: frozenset[str] = frozenset({Capability.SEARCH, Capability.STAGING})
+    yield StationType(
+        kind="prip",
+        client_class="rs_prip.client:PripClient",  # imported when used
+        stations=("PRIP",),
+        capabilities=capabilities,
+        description="PRIP: production products (RS-Server 1.0 PRIP service)",
+    )
