@@ -4,10 +4,11 @@
   (v2, which stages items: a CADIP session). Its Prefect cache key is the station kind,
   station id, service URL, target and file names: once it has completed, no rerun of any
   flow (a retry, a crash and rerun, the next scheduled run) sends that request again - the
-  cached result is used (``restage=True`` refreshes it). Before sending, it asks where the file
-  stands (the staging ledger of rs-core where installed, else the server): a file already DONE
-  or in progress is followed, not staged again. So a worker killed between the request and the
-  task's completion is covered too.
+  cached result is used (``restage=True`` refreshes it). Before sending, it asks the server
+  where the file stands (through rs-core's staging ledger where installed, which knows the v2
+  jobs of any process; on v2 the target collection too): a file already DONE or in progress
+  is followed, not staged again. So a worker killed between the request and the task's
+  completion is covered too.
 * :func:`wait_staged` polls a chunk of files until each is final or the deadline passes.
 * :func:`publish_files` publishes a chunk of DONE files into a catalog collection
   (idempotent: an item already there is left as it is).
@@ -259,9 +260,10 @@ def sessions_ready(
             files = _as_dicts(client.search_stations(None, None, session_id=[sid]))
             problem = session_problem(session, files)
             own = getattr(client, "session_readiness", None)
-            if callable(own):
+            if callable(own):  # the plugin's own check (rs-plugin-cadip with readiness)
                 answer = own(sid)
-                problem = "" if getattr(answer, "ready", answer) is True else str(answer)
+                complete = getattr(answer, "ready", answer) is True
+                problem = "" if complete else (getattr(answer, "reason", "") or "not complete")
             if problem:
                 waiting[sid] = (problem, files)
             else:
@@ -307,25 +309,11 @@ def staging_unit(file: dict[str, Any]) -> str:
     return str(session) if session else str(file["id"])
 
 
-def _ledger_status(client: Any, name: str) -> EDownloadStatus | None:
-    """What the staging ledger (rs-core, where installed) knows of ``name``."""
-    ledger = getattr(client, "staging_ledger", None)
-    record = None
-    if ledger is not None:
-        find = getattr(ledger, "last", None) or getattr(ledger, "get", None)
-        if callable(find):
-            with contextlib.suppress(Exception):
-                record = find(client.station_name, name)
-    status = getattr(record, "status", None)
-    return status if isinstance(status, EDownloadStatus) else None
-
-
 def _where(client: Any, name: str, in_catalog: bool) -> EDownloadStatus | None:
+    """Where ``name`` stands: the server's answer (rs-core's staging ledger, where installed,
+    lets any process ask about a v2 job another one started), or the v2 target collection."""
     if in_catalog:
         return EDownloadStatus.DONE  # RS-Server v2 put it there: staged
-    known = _ledger_status(client, name)
-    if known is not None:
-        return known
     try:
         return client.staging_info(name).status  # type: ignore[no-any-return]
     except NotFoundError:
