@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,57 @@ def test_the_api_key_is_in_no_parameter_log_artifact_or_stored_file(
         for path in folder.rglob("*"):
             if path.is_file():
                 assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_staging_requests_at_once_are_bounded_per_station() -> None:
+    import threading
+
+    from rs_workflows.connect import StationRef
+    from rs_workflows.tasks import _station_slot, set_station_bound
+
+    ref = StationRef("auxip", "AUXIP")
+    set_station_bound(ref, 2, global_limit=False)
+    lock = threading.Lock()
+    inside = peak = 0
+    gate = threading.Barrier(6)
+
+    def work() -> None:
+        nonlocal inside, peak
+        gate.wait()
+        with _station_slot(ref):
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(0.05)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == 2
+
+
+def test_a_global_concurrency_limit_of_the_station_is_used_when_it_exists(make_sim: Any) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from rs_workflows.connect import StationRef
+    from rs_workflows.flows import stage_products
+    from rs_workflows.tasks import concurrency_limit_name, global_limit_exists
+
+    make_sim("v1")
+    ref = StationRef("auxip", "AUXIP")
+    assert not global_limit_exists(ref)
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=concurrency_limit_name(ref), limit=1)
+        )
+    try:
+        assert global_limit_exists(ref)
+        report = stage_products(kind="auxip", since="2d", max_items=3, collection="aux_gcl", **FAST)
+        assert report["summary"] == "3 files: 3 done; 3 published"
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(concurrency_limit_name(ref))

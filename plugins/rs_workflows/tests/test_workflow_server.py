@@ -290,3 +290,63 @@ def test_a_worker_killed_mid_flow_then_a_rerun_stages_nothing_twice_and_loses_no
     assert len(counts) == n_files
     assert set(counts.values()) == {1}, {n: c for n, c in counts.items() if c != 1}
     del first
+
+
+def test_rs_workflow_serve_registers_a_scheduled_deployment_and_runs_it(
+    server: dict[str, str], make_sim: Any, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    sim = make_sim("v1", staging_duration=0.1)
+    storage = tmp_path / "results"
+    env = {**server, **_flow_env(server, sim, storage)}
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(BIN / "rs"),
+            "workflow",
+            "serve",
+            "stage-products",
+            "--kind",
+            "auxip",
+            "--since",
+            "2d",
+            "--max-items",
+            "3",
+            "--collection",
+            "aux_served",
+            "--poll-interval",
+            "0.2",
+            "--name",
+            "served",
+            "--interval",
+            "86400",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        with (
+            temporary_settings(updates={PREFECT_API_URL: server["PREFECT_API_URL"]}),
+            get_client(sync_client=True) as client,
+        ):
+            deadline = time.monotonic() + 240
+            while True:
+                try:
+                    deployment = client.read_deployment_by_name("stage-products/served")
+                    break
+                except Exception:
+                    assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+                    assert time.monotonic() < deadline, "rs workflow serve registered nothing"
+                    time.sleep(1)
+            assert deployment.schedules, "the deployment has no schedule"
+            assert deployment.parameters["collection"] == "aux_served"
+        run = _run_deployment(server, "stage-products/served")
+        assert run.state.is_completed(), run.state
+        assert len(staging_requests(sim)) == 3
+    finally:
+        _kill_tree(proc, signal.SIGKILL)
+        log.close()
