@@ -394,6 +394,8 @@ def publish_staged(  # noqa: PLR0917 - Prefect flow parameters, passed by name
     rows = [FileRow(n, ref.label, outcomes[n]["state"], "checked") for n in names]
     for row in rows:
         row.error, row.reason = outcomes[row.name]["error"], outcomes[row.name]["reason"]
+        if row.state == "UNFINISHED" and row.reason.startswith("NOT_STARTED"):
+            row.state, row.error, row.reason = "NOT_STAGED", "", "not staged (yet)"
     done = [f for f in found if outcomes[f["id"]]["state"] == "DONE"]
     v2 = station_client(ref).server_generation() == V2
     target = s3_path or f"{DEFAULT_S3}/{collection}"

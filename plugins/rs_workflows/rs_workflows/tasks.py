@@ -400,6 +400,7 @@ def wait_staged(
     deadline = time.monotonic() + timeout
     out: dict[str, dict[str, str]] = {}
     last_error: dict[str, tuple[str, str]] = {}
+    last_status: dict[str, str] = {}
     pending = list(names)
     interval = poll_interval
     while pending:
@@ -423,6 +424,7 @@ def wait_staged(
             except RsError as err:
                 last_error[name] = (type(err).__name__, str(err))
                 continue
+            last_status[name] = info.status.value
             if info.status.is_final:
                 reason = info.message if info.status is EDownloadStatus.FAILED else ""
                 out[name] = {
@@ -442,7 +444,7 @@ def wait_staged(
         out[name] = {
             "state": "UNFINISHED",
             "error": error or "RsTimeoutError",
-            "reason": reason or f"not final after {timeout:.0f} s",
+            "reason": reason or f"{last_status.get(name, 'no status')} after {timeout:.0f} s",
         }
     return out
 

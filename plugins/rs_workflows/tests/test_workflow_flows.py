@@ -304,3 +304,23 @@ def test_a_global_concurrency_limit_of_the_station_is_used_when_it_exists(make_s
     finally:
         with get_client(sync_client=True) as client:
             client.delete_global_concurrency_limit_by_name(concurrency_limit_name(ref))
+
+
+def test_publish_staged_over_a_window_says_which_files_are_not_staged(make_sim: Any) -> None:
+    from rs_workflows.flows import publish_staged, stage_products
+    from rs_workflows.report import WorkflowFailedError
+
+    make_sim("v1")
+    staged = stage_products(
+        kind="auxip", since="2d", max_items=2, collection="aux_some", publish=False, **FAST
+    )
+    done = {r["name"] for r in staged["files"]}
+    state = publish_staged(kind="auxip", since="2d", collection="aux_some", return_state=True)
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, WorkflowFailedError)
+    by_state: dict[str, set[str]] = {}
+    for row in error.rows:
+        by_state.setdefault(row.state, set()).add(row.name)
+    assert by_state.pop("DONE") == done
+    assert set(by_state) == {"NOT_STAGED"}
+    assert all(r.published == "yes" for r in error.rows if r.name in done)
