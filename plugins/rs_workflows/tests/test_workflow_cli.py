@@ -205,3 +205,60 @@ def test_rs_workflow_run_stage_sessions_since_2d_stages_and_publishes(
     )
     assert checked.returncode == 0, checked.stderr[-3000:]
     assert '"missing": []' in checked.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_rs_workflow_run_against_rs_simulate(tmp_path: Path) -> None:
+    port = _port()
+    sim = subprocess.Popen(
+        [str(BIN / "rs"), "simulate", "--port", str(port), "--staging-duration", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "rs simulate did not start"
+            time.sleep(0.2)
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(tmp_path / "prefect"),
+            "RS_WORKFLOWS_SERVER_PORTS": TEMP_SERVER_PORTS,
+            "RSPY_HOST_ADGS": url,
+            "RSPY_HOST_CATALOG": url,
+        }
+        env.pop("PREFECT_API_URL", None)
+        done = _rs(
+            "-o",
+            "ndjson",
+            "workflow",
+            "run",
+            "stage-products",
+            "--kind",
+            "auxip",
+            "--start",
+            "2000-01-01",
+            "--stop",
+            "now",
+            "--max-items",
+            "3",
+            "--collection",
+            "aux_sim",
+            "--poll-interval",
+            "0.2",
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        import json
+
+        rows = [json.loads(line) for line in done.stdout.splitlines()]
+        assert len(rows) == 3
+        assert {(r["state"], r["published"]) for r in rows} == {("DONE", "yes")}
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)

@@ -13,7 +13,7 @@ from workflow_helpers import KEY, staging_requests
 from rs_core.errors import InvalidInputError, UnknownStationError
 from rs_core.testing.simulator import Dataset, Fault
 
-pytestmark = pytest.mark.usefixtures("harness")
+pytestmark = [pytest.mark.usefixtures("harness"), pytest.mark.timeout(600)]
 
 FAST = {"poll_interval": 0.1, "timeout": 60.0}
 
