@@ -239,7 +239,12 @@ def test_the_api_key_is_in_no_parameter_log_artifact_or_stored_file(
     run_id = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
-        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        deadline = time.monotonic() + 60  # logs reach the API in batches, every few seconds
+        while True:
+            logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+            if logs or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         artifacts = client.read_artifacts()
     assert logs, "the run wrote no log to look into"
     seen = json.dumps(run.parameters) + "".join(log.message for log in logs)
