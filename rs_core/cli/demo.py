@@ -147,17 +147,20 @@ def run_demo(
 
         collection_id = f"demo_{day:%Y%m%d}"
         bucket = f"s3://rs-demo-bucket/{client.owner_id}/{collection_id}"
-        say.title(f"Staging {len(picked)} file(s) into {bucket} (the simulator keeps {folder})")
+        if api_version == "v2":  # OGC staging jobs put the files into catalog collections
+            say.title(
+                f"Staging {len(picked)} file(s) into the catalog collections <kind>_staged "
+                f"(RS-Server v2 staging jobs; the simulator keeps {folder})"
+            )
+            target: dict[str, Any] = {}
+        else:
+            say.title(f"Staging {len(picked)} file(s) into {bucket} (the simulator keeps {folder})")
+            target = {"s3_path": bucket, "tmp_download_path": folder}
         reports = []
         for station_client in {id(c): c for c, _ in picked}.values():
             names = [item.id for c, item in picked if c is station_client]
             report = station_client.stage_and_wait(
-                names,
-                s3_path=bucket,
-                tmp_download_path=folder,
-                poll_interval=0.2,
-                timeout=120,
-                progress=progress,
+                names, poll_interval=0.2, timeout=120, progress=progress, **target
             )
             reports.append(report)
             for outcome in report.outcomes.values():
