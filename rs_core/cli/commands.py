@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,6 +79,28 @@ def configure(add: Add) -> None:
     )
     p.add_argument("--limit", type=positive_int, help="at most this many files")
     p.add_argument("--sortby", help="sort key, e.g. -created or +datetime")
+    stac = p.add_argument_group("STAC station search (RS-Server v2 / 1.0)")
+    stac.add_argument(
+        "--collection",
+        action="append",
+        dest="collections",
+        metavar="ID",
+        help="search this collection of the station's service (repeatable; default: the "
+        "station's own)",
+    )
+    stac.add_argument(
+        "--filter",
+        dest="cql2",
+        metavar="CQL2",
+        help="CQL2 filter, text (\"product:type = 'X'\") or JSON; sent as cql2-json",
+    )
+    stac.add_argument("--bbox", type=_bbox, help="minx,miny,maxx,maxy (WGS84)")
+    stac.add_argument(
+        "--intersects", metavar="GEOJSON", help="a GeoJSON geometry, or a file holding one"
+    )
+    stac.add_argument(
+        "--max-items", type=positive_int, help="at most this many files in all (pages are lazy)"
+    )
     _add_plugin_search_options(p)
 
     p = add("sessions", "search downlink sessions at a station", cmd_sessions)
@@ -355,6 +377,67 @@ def _add_plugin_search_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _bbox(text: str) -> list[float]:
+    from rs_core.cli.catalog_cmd import bbox_value
+
+    return bbox_value(text)
+
+
+_STAC_OPTIONS = (
+    ("collections", "collection", "--collection"),
+    ("cql2", "filter", "--filter"),
+    ("bbox", "bbox", "--bbox"),
+    ("intersects", "intersects", "--intersects"),
+    ("max_items", "max_items", "--max-items"),
+)
+
+
+def _stac_search_options(args: argparse.Namespace, client: Any) -> dict[str, Any]:
+    """``--collection/--filter/--bbox/--intersects/--max-items`` as ``search_stations``
+    keywords; one the station's client does not take is a usage error naming the option."""
+    import inspect
+    import json
+    from pathlib import Path
+
+    from rs_core.errors import InvalidInputError
+
+    try:
+        parameters: Mapping[str, inspect.Parameter] = inspect.signature(
+            client.search_stations
+        ).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a C callable
+        parameters = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    options: dict[str, Any] = {}
+    for dest, keyword, flag in _STAC_OPTIONS:
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if keyword not in parameters and not takes_any:
+            raise InvalidInputError(
+                f"{flag} is not supported by station kind {client.station_kind!r} "
+                "(its search_stations has no such parameter)"
+            )
+        if dest == "collections":
+            value = value[0] if len(value) == 1 else list(value)
+        elif dest == "intersects":
+            text = value
+            if not text.lstrip().startswith("{"):
+                try:
+                    text = Path(value).read_text(encoding="utf-8")
+                except OSError as err:
+                    raise InvalidInputError(
+                        f"--intersects: neither GeoJSON nor a readable file: {value!r} "
+                        f"({err.strerror or err})"
+                    ) from err
+            try:
+                value = json.loads(text)
+            except ValueError as err:
+                raise InvalidInputError(f"--intersects: not valid GeoJSON ({err})") from err
+        options[keyword] = value
+    return options
+
+
 def _plugin_search_options(args: argparse.Namespace, client: Any) -> dict[str, Any]:
     """The plugin search options given, for ``client``'s kind; another kind's: exit 2."""
     from rs_core.errors import InvalidInputError
@@ -384,6 +467,7 @@ def cmd_search(args: argparse.Namespace, make_client: MakeClient) -> int:
         stop = _when(args.stop, "stop", "now") if args.start else None
     else:
         start, stop = _when(args.start, "start"), _when(args.stop, "stop", "now")
+    options.update(_stac_search_options(args, client))
     options.update(_plugin_search_options(args, client))
     result = client.search_stations(start, stop, **options)
     count = emit_items(result, args.output, FILE_COLUMNS)
@@ -667,11 +751,11 @@ def _print_simulator(url: str, args: argparse.Namespace, key: Any) -> None:
     """What a user needs to use the simulator: mode, URL, key, roles, generation, exports."""
     import textwrap
 
-    exports = [f"export RS_SERVER_HREF={url}"]
     if key is not None:
-        exports.append(f"export RSPY_APIKEY={args.sim_api_key}")
-    else:
-        exports.append("unset RSPY_APIKEY")
+        exports = [f"export RS_SERVER_HREF={url}", f"export RSPY_APIKEY={args.sim_api_key}"]
+    else:  # local mode: every service's URL from its RSPY_HOST_* variable, no credential
+        exports = ["unset RS_SERVER_HREF RSPY_APIKEY RSPY_OAUTH2_COOKIE"]
+        exports += [f"export {var}={url}" for var in _local_mode_variables()]
     # "both" serves each fake on every generation it speaks: clients probe (auto)
     exports.append(f"export RS_API_VERSION={'auto' if args.sim_api == 'both' else args.sim_api}")
     if args.env:
@@ -692,6 +776,23 @@ def _print_simulator(url: str, args: argparse.Namespace, key: Any) -> None:
             lines.append("  API key:    none (local mode: no key is checked)")
         lines += ["", "Paste into another shell:", *(f"  {line}" for line in exports)]
         print("\n".join(lines), flush=True)
+
+
+def _local_mode_variables() -> list[str]:
+    """The ``RSPY_HOST_*`` variables of local mode: each installed station plugin's service,
+    staging and the catalog."""
+    from rs_core.plugins import get_registry
+    from rs_core.station import CATALOG_ENV, STAGING_ENV
+
+    names = {STAGING_ENV, CATALOG_ENV}
+    for record in get_registry().stations.values():
+        try:
+            variable = record.load_client_class().service_env_var
+        except Exception:  # a broken plugin: rs plugins says why; the others are served
+            continue
+        if variable:
+            names.add(variable)
+    return sorted(names)
 
 
 def _raise_interrupt(_signum: int, _frame: Any) -> None:

@@ -224,6 +224,7 @@ _DASH_VALUES = {
     "--start": re.compile(r"^[-+]\d"),
     "--stop": re.compile(r"^[-+]\d"),
     "--sortby": re.compile(r"^[-+][A-Za-z_]"),
+    "--bbox": re.compile(r"^-\d"),
 }
 
 

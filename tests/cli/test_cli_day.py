@@ -228,7 +228,9 @@ def test_simulate_prints_mode_key_roles_and_exports() -> None:
             proc.kill()
 
 
-def test_simulate_env_prints_only_exports() -> None:
+def test_simulate_env_prints_only_exports_that_work_in_local_mode() -> None:
+    """Without --with-api-key the simulator is in local mode: its exports point every
+    service's RSPY_HOST_* variable at it and unset the credential, and rs then works."""
     proc = subprocess.Popen(
         [*RS, "simulate", "--port", "0", "--env", "--generation", "v1"],
         stdout=subprocess.PIPE,
@@ -237,9 +239,18 @@ def test_simulate_env_prints_only_exports() -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().strip() for _ in range(3)]
-        assert lines[0].startswith("export RS_SERVER_HREF=http://127.0.0.1:")
-        assert lines[1:] == ["unset RSPY_APIKEY", "export RS_API_VERSION=v1"]
+        lines: list[str] = []
+        while not lines or "RS_API_VERSION" not in lines[-1]:
+            lines.append(proc.stdout.readline().strip())
+            assert lines[-1], "the simulator stopped printing before its export lines"
+        assert lines[0] == "unset RS_SERVER_HREF RSPY_APIKEY RSPY_OAUTH2_COOKIE"
+        assert lines[-1] == "export RS_API_VERSION=v1"
+        exported = dict(x.removeprefix("export ").split("=", 1) for x in lines[1:])
+        assert {"RSPY_HOST_ADGS", "RSPY_HOST_CADIP", "RSPY_HOST_CATALOG"} <= set(exported)
+        assert len({v for k, v in exported.items() if k.startswith("RSPY_HOST_")}) == 1
+        found = rs("search", "auxip", *WIDE, "--limit", "2", "-o", "ndjson", env=exported)
+        assert found.returncode == 0, found.stderr
+        assert len(found.stdout.splitlines()) == 2
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
