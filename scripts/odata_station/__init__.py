@@ -156,9 +156,10 @@ _KIND_FILES: Final[dict[str, tuple[tuple[str, str, str | None], ...]]] = {
 def default_data_dir() -> Path:
     """Find the folder of the stations' OData records.
 
-    Order: env ``RS_ODATA_STATION_DATA``; else the records the repository's v1 simulator serves
-    (``rs_core/testing/simulator/data`` in this clone); else ``shared/fixtures/station-odata``
-    beside one of the parents of this module or of the current directory.
+    Order: env ``RS_ODATA_STATION_DATA``; else ``shared/fixtures/station-odata`` beside one of
+    the parents of this module or of the current directory (the same ADGS and CADIP records
+    the AUXIP and CADIP plugins' fakes package; PRIP has no recorded data: its products are
+    generated, :func:`prip_products`).
 
     Raises:
         FileNotFoundError: nothing found; the message says where it looked.
@@ -173,11 +174,7 @@ def default_data_dir() -> Path:
         if not path.is_dir():
             raise FileNotFoundError(f"{DATA_DIR_ENV}={env} is not a directory")
         return path
-    repo = Path(__file__).resolve().parent.parent.parent
-    packaged = repo / "rs_core" / "testing" / "simulator" / "data"
-    if (packaged / "adgs_products.json").is_file():
-        return packaged  # the same records the v1 simulator serves
-    tried: list[str] = [str(packaged)]
+    tried: list[str] = []
     for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
         for parent in (start, *start.parents):
             candidate = parent / _FIXTURE_SUBDIR
