@@ -488,7 +488,19 @@ def _auth_error(
     missing = missing_role_in(err.detail) or role
     parts = [f"{err.message}: the server refused the request (sent: {method})"]
     detail = str(err.detail or "").lower()
-    if isinstance(credential, SessionCookie) and any(p in detail for p in _SESSION_REFUSED):
+    if (
+        isinstance(credential, ApiKeyCredential)
+        and _SESSION_REFUSED[0] in detail
+        and not missing_role_in(err.detail)
+    ):
+        # A key the service accepted elsewhere, yet "no valid key or session": this call reads
+        # the user from a session (RS-Server 1.0a4's staging does), not a missing role.
+        missing = None
+        parts.append(
+            "this call wants an OAuth2 session, an API key is not enough here: sign in "
+            "(rs login) or give a session cookie (oauth2_cookie=, RSPY_OAUTH2_COOKIE)"
+        )
+    elif isinstance(credential, SessionCookie) and any(p in detail for p in _SESSION_REFUSED):
         parts.append(
             "the session cookie is no longer valid (expired, logged out, or signed for another "
             "server): sign in again (rs login)"

@@ -1191,6 +1191,9 @@ class OdataStationSimulator:
         token_lifetime: ``expires_in`` of issued tokens, in seconds. Keep it well above 60:
             RS-Server asks for a new token when less than 60 s are left.
         request_log: a text stream that gets ``<status> <METHOD> <target>`` per request.
+        log_header_names: add `` headers=<name,name,...>`` (lower-case names, never values)
+            to each ``request_log`` line: shows what reached the station (no ``x-api-key``,
+            no ``cookie``) without writing a secret down.
         token_secret: when set, tokens are signed with it (HMAC) and every simulator holding
             the same secret accepts them. RS-Server's staging picks station credentials by
             host name only, so stations that share ``127.0.0.1`` must accept each other's
@@ -1219,8 +1222,10 @@ class OdataStationSimulator:
         token_lifetime: int = 3600,
         request_log: TextIO | None = None,
         token_secret: str | None = None,
+        log_header_names: bool = False,
     ) -> None:
         self.kind: StationKind = kind
+        self.log_header_names = log_header_names
         self.token_secret = token_secret
         self.sets = load_entity_sets(kind, Path(data_dir) if data_dir is not None else None)
         self.host = host
@@ -1347,7 +1352,10 @@ class OdataStationSimulator:
         with self._lock:
             self._requests.append(request)
             if self.request_log is not None:
-                self.request_log.write(f"{request.status} {request.line}\n")
+                line = f"{request.status} {request.line}"
+                if self.log_header_names:
+                    line += " headers=" + ",".join(name.lower() for name, _ in request.headers)
+                self.request_log.write(line + "\n")
                 self.request_log.flush()
 
     def _handle(self, handler: _Handler, method: str, body: bytes) -> int:
@@ -1517,6 +1525,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="print '<status> <METHOD> <target>' for every request on stdout",
     )
+    parser.add_argument(
+        "--log-header-names",
+        action="store_true",
+        help="with --log-requests: add ' headers=<name,...>' (names only, never values)",
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -1536,6 +1549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_download_bytes=args.max_download_bytes,
         request_log=sys.stdout if args.log_requests else None,
         token_secret=os.environ.get(args.token_secret_env) if args.token_secret_env else None,
+        log_header_names=args.log_header_names,
     )
     with station:
         print(station.url, flush=True)

@@ -257,6 +257,20 @@ def test_identity_service_answers_what_a_real_rs_server_asks() -> None:
         )
 
 
+def test_identity_service_serves_keycloak_discovery() -> None:
+    """The real 1.0 catalog in cluster mode reads it on every answer (without it: 500)."""
+    import requests
+
+    from rs_core.testing.simulator.auth import identity_service
+
+    with identity_service() as service:
+        url = f"{service.url}/realms/rspython/.well-known/openid-configuration"
+        metadata = requests.get(url, timeout=5).json()
+    assert metadata["issuer"] == f"{service.url}/realms/rspython"
+    assert metadata["token_endpoint"].endswith("/realms/rspython/protocol/openid-connect/token")
+    assert metadata["authorization_endpoint"].startswith(service.url)
+
+
 def test_identity_service_runs_on_its_own() -> None:
     import subprocess
     import sys

@@ -408,3 +408,16 @@ def test_retries_stop_at_the_deadline(sim: RsServerSimulator) -> None:
 def test_deadline_must_be_positive() -> None:
     with pytest.raises(ValueError, match="deadline"):
         HttpSettings(deadline=0)
+
+
+def test_key_refused_as_no_session_says_a_session_is_wanted(sim: RsServerSimulator) -> None:
+    """RS-Server 1.0a4's staging reads the user from the session cookie only: a valid key gets
+    "without a valid API key or OAuth2 session cookie". Not a missing role: a session."""
+    detail = "Error connecting to '/x' without a valid API key or OAuth2 session cookie."
+    sim.add_fault(Fault(path="/health", kind="status", status=401, body={"detail": detail}))
+    http = HttpClient(fast(), api_key="k", trusted=[sim.url])
+    with pytest.raises(AuthenticationError) as raised:
+        http.get_json(f"{sim.url}/health", role="RS_PROCESSES_STAGING_EXECUTE")
+    err = raised.value
+    assert err.auth_method == "API key" and err.missing_role is None
+    assert "wants an OAuth2 session" in str(err) and "needs the role" not in str(err)

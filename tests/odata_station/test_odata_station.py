@@ -506,3 +506,15 @@ def test_payload_is_deterministic() -> None:
     assert payload_bytes("x", 1000) == payload_bytes("x", 1000)
     assert payload_bytes("x", 1000) != payload_bytes("y", 1000)
     assert payload_bytes("x", 1000)[300:700] == payload_bytes("x", 400, offset=300)
+
+
+def test_request_log_can_name_the_headers_without_their_values() -> None:
+    """Cluster-mode tests read these lines to show no user credential reached a station."""
+    import io
+
+    log = io.StringIO()
+    with OdataStationSimulator(kind="adgs", request_log=log, log_header_names=True) as station:
+        requests.get(f"{station.url}/", headers={"X-Api-Key": "secret-value"}, timeout=10)
+    (line,) = log.getvalue().splitlines()
+    assert line.startswith("200 GET / headers=") and "x-api-key" in line.split("headers=")[1]
+    assert "secret-value" not in line

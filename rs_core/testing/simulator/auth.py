@@ -346,6 +346,9 @@ class OAuth2Provider:
             return self._login_page(request, error="")
         if path == _IDP_AUTHENTICATE and request.method == "POST":
             return self._authenticate(request)
+        found = _KC_METADATA.fullmatch(path)
+        if found is not None and request.method == "GET":
+            return json_response(200, _oidc_metadata(base_url, found["realm"]))
         return self._keycloak_admin(request, path)
 
     def _keycloak_admin(self, request: RecordedRequest, path: str) -> Response | None:
@@ -458,8 +461,31 @@ _KC_TOKEN = re.compile(r"/realms/[^/]+/protocol/openid-connect/token")
 _KC_USER = re.compile(
     r"/admin/realms/[^/]+/users/(?P<id>[^/]+)(?P<roles>/role-mappings/realm/composite)?"
 )
+_KC_METADATA = re.compile(r"/realms/(?P<realm>[^/]+)/\.well-known/openid-configuration")
 _IDP_AUTH = "/realms/rspy/protocol/openid-connect/auth"
 _IDP_AUTHENTICATE = "/realms/rspy/login-actions/authenticate"
+
+
+def _oidc_metadata(base_url: str, realm: str) -> dict[str, Any]:
+    """Keycloak's OpenID discovery document for ``realm``: a real RS-Server 1.0 catalog in
+    cluster mode reads it (authorization and token endpoints) for every answer it decorates with
+    the STAC authentication extension.
+
+    >>> _oidc_metadata("http://kc", "rspython")["token_endpoint"]
+    'http://kc/realms/rspython/protocol/openid-connect/token'
+    """
+    issuer = f"{base_url}/realms/{realm}"
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{base_url}{_IDP_AUTH}",
+        "token_endpoint": f"{issuer}/protocol/openid-connect/token",
+        "userinfo_endpoint": f"{issuer}/protocol/openid-connect/userinfo",
+        "jwks_uri": f"{issuer}/protocol/openid-connect/certs",
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+    }
 
 
 def _not_signed_in(request: RecordedRequest) -> Response:
@@ -494,12 +520,19 @@ def test_users() -> dict[str, tuple[str, str, tuple[str, ...]]]:
     """The users of :func:`identity_service` (also :data:`TEST_USERS`), as
     ``{user: (password, API key, roles)}``: ``alice`` holds every RS-Server 1.0 role of the
     installed fakes (:func:`rs_server_1_roles`), ``bob`` only their landing pages (searches and
-    staging are refused for him, naming the role).
+    staging are refused for him, naming the role). Alice's station read roles are also given
+    in lower case, as Keycloak holds them: RS-Server 1.0a4 in cluster mode checks a route's
+    role in any case, but lists (``/collections``) and searches only the collections whose
+    ``rs_<service>_<station>_read`` is among the roles exactly, in lower case.
 
     >>> sorted(test_users())
     ['alice', 'bob']
+    >>> "rs_auxip_adgs_read" in test_users()["alice"][2]
+    True
     """
     every = tuple(rs_server_1_roles())
+    lower = (r.lower() for r in every if r.endswith("_READ") and "_PROCESSES_" not in r)
+    every = tuple(dict.fromkeys((*every, *lower)))
     pages = tuple(r for r in every if r.endswith("_LANDING_PAGE"))
     return {
         "alice": ("alice-password", "rs-test-key-alice", every),
