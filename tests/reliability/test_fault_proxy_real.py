@@ -62,13 +62,16 @@ SLOW_DELETE = 30.0
 PATIENT = HttpSettings(timeout=60.0, connect_timeout=10.0, retries=3, backoff_factor=0.2)
 
 FAULTS: dict[str, dict[str, Any]] = {  # the simulator matrix's names; timings for REAL
+    "latency < timeout": {"kind": "latency", "delay": TIMEOUT / 10},
     "503 x1": {"kind": "status", "status": 503, "times": 1},
+    "503 x2 (= retries)": {"kind": "status", "status": 503, "times": 2},
     "503 always": {"kind": "status", "status": 503},
     "429 + Retry-After": {"kind": "rate_limit", "retry_after": 0.3, "times": 1},
     "500 x1": {"kind": "status", "status": 500, "times": 1},
     "reset x1": {"kind": "reset", "times": 1},
     "reset always": {"kind": "reset"},
     "truncated JSON x1": {"kind": "truncate", "times": 1},
+    "truncated JSON always": {"kind": "truncate"},
     "non-JSON 200": {"kind": "nonjson"},
     "HTML 502 page": {"kind": "html", "status": 502},
     "wrong JSON shape": {"kind": "wrong_shape"},
