@@ -667,9 +667,13 @@ class StationProtocolV2:
         explode: Explode | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> StationItemCollection:
-        """``GET <service>/search?collections=c&ids=a,b`` (items by id), paged."""
+        """``GET <service>/search?collections=c&ids=a,b`` (items by id), paged.
+
+        RS-Server 1.0a4 answers such a search with the item of the **first** id only; the ids
+        a search of several did not return are asked for again, one at a time.
+        """
         params = {"collections": collection, "ids": ",".join(ids), **(extra or {})}
-        return self.search(
+        found = self.search(
             f"{self.root}/search",
             params,
             max_items=max_items,
@@ -678,6 +682,33 @@ class StationProtocolV2:
             explode=explode,
             collection=collection,
         )
+        if len(ids) < 2 or (max_items is not None and len(found) >= max_items):
+            return found
+        with self.state.lock:
+            known = {ref.item_id for ref in self.state.files.values()}
+        known.update(str(item.id) for item in found)
+        missing = [i for i in ids if i not in known]
+        if not missing:
+            return found
+        _LOG.debug(
+            "%s: a search by %d ids missed %d; asking one by one", what, len(ids), len(missing)
+        )
+        items = list(found)
+        for one in missing:
+            more = self.search_ids(
+                collection,
+                [one],
+                max_items=None,
+                timeout=timeout,
+                what=what,
+                explode=explode,
+                extra=extra,
+            )
+            items.extend(more)
+        if max_items is not None:
+            items = items[:max_items]
+        extra_fields = {**found.extra_fields, "numberReturned": len(items)}
+        return StationItemCollection(items, extra_fields=extra_fields, clone_items=False)
 
     # -- complete station search (1.0) ---------------------------------------------------
 

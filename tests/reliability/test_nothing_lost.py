@@ -18,7 +18,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,15 +195,29 @@ def _run_until_killed(
     ``kill_after_requests`` more requests. The report when it finished first, else None."""
     env = {**os.environ, "RSPY_APIKEY": API_KEY}
     start = len(sim.requests)
+    return _run_script_until_killed(
+        _RUN, args, env, lambda: len(sim.requests) - start >= kill_after_requests
+    )
+
+
+def _run_script_until_killed(
+    script: str,
+    args: list[str],
+    env: dict[str, str],
+    kill_when: Callable[[], bool],
+    patience: float = 100,
+) -> dict[str, Any] | None:
+    """Run ``script`` in a new process; SIGKILL it as soon as ``kill_when()`` is true. The
+    report it printed when it finished first, else None."""
     # files, not pipes: a 200-file report is larger than a pipe's buffer, and the run
     # would block writing it while this loop waits for it to end
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _RUN, *args], env=env, stdout=out, stderr=err
+            [sys.executable, "-c", script, *args], env=env, stdout=out, stderr=err
         )
         try:
-            deadline = time.monotonic() + 100
-            while proc.poll() is None and len(sim.requests) - start < kill_after_requests:
+            deadline = time.monotonic() + patience
+            while proc.poll() is None and not kill_when():
                 assert time.monotonic() < deadline, "the run neither ends nor progresses"
                 time.sleep(0.002)
             if proc.poll() is None:
@@ -317,16 +331,121 @@ def test_rs_status_in_a_fresh_process_reports_a_file_staged_by_another() -> None
         assert json.loads(out.stdout)[0]["status"] == "DONE"
 
 
-def test_real_staging_service_sigkill() -> None:
-    """The same kill test against the real RS-Server 1.0 staging service (helper "servers"'
-    ``scripts/rs-server-1``): skipped, loudly, until that script is on this branch."""
-    script = Path(__file__).resolve().parents[2] / "scripts" / "rs-server-1"
-    if not script.exists():
-        pytest.skip(
-            "scripts/rs-server-1 is not on this branch: the SIGKILL staging test against the "
-            "real RS-Server 1.0 staging service did NOT run (only the simulator's v1 and v2)"
+# -- the same against the REAL RS-Server 1.0 staging service (scripts/rs-server-1) ---------
+
+_REAL_RUN = textwrap.dedent(
+    """
+    import json, sys
+    from rs_auxip import AuxipClient
+    from rs_core.http import HttpSettings
+
+    collection, owner, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+    client = AuxipClient(None, None, owner, api_version="v2",
+                         http_settings=HttpSettings(timeout=60, retries=3))
+    report = client.stage_and_wait(names, collection=collection, poll_interval=0.2,
+                                   poll_max_interval=1.0, timeout=600)
+    print(json.dumps(report.to_dict()), flush=True)
+    """
+)
+REAL_SEEDS = (1, 2)
+
+
+def _real_run_until_killed(
+    args: list[str], env: dict[str, str], kill_when: Callable[[], bool]
+) -> dict[str, Any] | None:
+    """Run a stage_and_wait against the real services in a new process; SIGKILL it as soon as
+    ``kill_when()`` is true. The report when it finished first, else None."""
+    return _run_script_until_killed(_REAL_RUN, args, env, kill_when, patience=600)
+
+
+@pytest.mark.rs_server_1
+@pytest.mark.parametrize("seed", REAL_SEEDS)
+def test_real_staging_service_sigkill(seed: int, tmp_path: Path) -> None:
+    """Every file the real AUXIP station holds, staged by the REAL RS-Server 1.0 staging
+    service (``scripts/rs-server-1``) into a fresh collection; the run is killed twice at
+    random points, then run to its end in a fresh process. Fault-free proxies
+    (:class:`~rs_core.testing.fault_proxy.FaultProxy`) in front of the services count the
+    requests (the kill points) and keep what reached the server."""
+    import requests
+    from test_fault_proxy_real import require_rs_server_1
+
+    from rs_core.testing.fault_proxy import FaultProxy
+
+    urls = require_rs_server_1()
+    owner = os.environ.get("RS_TEST_V10_OWNER") or "reluser"
+    staging_url = urls["STAGING"]
+    rng = random.Random(seed)
+    collection = f"sigkill-{seed}-{random.Random().getrandbits(24):06x}"
+    started = int(time.time())
+    before = {j["jobID"] for j in requests.get(f"{staging_url}/jobs", timeout=60).json()["jobs"]}
+    with (
+        FaultProxy(urls["AUXIP"]) as auxip,
+        FaultProxy(staging_url) as staging,
+        FaultProxy(urls["CATALOG"]) as catalog,
+    ):
+        env = {
+            **os.environ,
+            "RSPY_HOST_ADGS": auxip.url,
+            "RSPY_HOST_STAGING": staging.url,
+            "RSPY_HOST_CATALOG": catalog.url,
+            "RS_LEDGER": str(tmp_path / "ledger.sqlite3"),
+        }
+        env.pop("RSPY_APIKEY", None)
+        with (
+            AuxipClient(None, None, owner, api_version="v2", http_settings=PATIENT) as client,
+            pytest.MonkeyPatch.context() as patch,
+        ):
+            patch.setenv("RSPY_HOST_ADGS", urls["AUXIP"])
+            found = client.search_stations("2000-01-01", "2100-01-01", limit=1000)
+        names = sorted(item.id for item in found)
+        assert len(names) >= 50, "the real AUXIP station holds fewer files than expected"
+        args = [collection, owner, *names]
+
+        def after(proxies: list[FaultProxy], more: int) -> Callable[[], bool]:
+            start = sum(len(p.requests) for p in proxies)
+            return lambda: sum(len(p.requests) for p in proxies) - start >= more
+
+        # a run: the probe, the searches by id (one per file on 1.0a4), the target
+        # collection, the POST, the polls; killed once anywhere in its first 100 requests,
+        # then once among its staging requests (the POST in flight, or a poll)
+        kills = [after([auxip, staging, catalog], rng.randint(1, 100))]
+        kills.append(after([staging], rng.randint(1, 6)))
+        killed = [_real_run_until_killed(args, env, when) is None for when in kills]
+        assert any(killed), "no run was killed"
+        report = _real_run_until_killed(args, env, lambda: False)
+        assert report is not None
+        posts = [r for r in staging.requests if r.method == "POST"]
+
+    files = {f["name"]: f for f in report["files"]}
+    assert sorted(files) == names, "every file is in the report"
+    ledger = StagingLedger(str(tmp_path / "ledger.sqlite3"))
+    sent: collections.Counter[str] = collections.Counter()
+    for post in posts:
+        features = post.json()["inputs"]["items"]["value"]["features"]
+        sent.update(str(name) for f in features for name in f["assets"])  # the files
+    for name in names:
+        state = files[name]["state"]
+        assert state in ("DONE", "FAILED"), f"{name}: {files[name]} ({report['summary']})"
+        if state == "FAILED":
+            assert files[name]["message"] or files[name]["error"], "a failure says why"
+        entries = ledger.entries(name=name)
+        assert entries and entries[0].state == state, "the ledger knows how it ended"
+        failed_before = sum(1 for e in entries[1:] if e.state == "FAILED")
+        assert 1 <= sent[name] <= 1 + failed_before, (
+            f"{name} sent to staging {sent[name]} times with {failed_before} failure(s) before"
         )
-    pytest.skip(
-        "scripts/rs-server-1 exists but this test does not drive it yet: the SIGKILL staging "
-        "test against the real RS-Server 1.0 staging service did NOT run"
+    # what the server holds: one job per POST that reached it, every DONE file in the catalog
+    jobs = requests.get(f"{staging_url}/jobs", timeout=60).json()["jobs"]
+    new = [j for j in jobs if j["jobID"] not in before]
+    assert all(
+        j["created"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)) for j in new
     )
+    assert len(new) == len(posts), f"{len(new)} jobs on the server for {len(posts)} POST(s)"
+    items = requests.get(
+        f"{urls['CATALOG']}/catalog/collections/{owner}:{collection}/items",
+        params={"limit": 1000},
+        timeout=60,
+    ).json()["features"]
+    staged = {name for f in items for name in f["assets"]}
+    done = {n for n in names if files[n]["state"] == "DONE"}
+    assert done <= staged, f"DONE but not in the catalog: {sorted(done - staged)[:5]}"

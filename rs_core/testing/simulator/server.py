@@ -26,7 +26,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 from .auth import ApiKey, OAuth2Provider, authenticate
@@ -46,7 +46,7 @@ from .stations import StagingJobs
 from .v2_staging import StagingProcesses
 from .v2_stations import V2Stations
 
-__all__ = ["RouteHandler", "RsServerSimulator", "serve"]
+__all__ = ["LocalHttpService", "RouteHandler", "RsServerSimulator", "serve"]
 
 RouteHandler = Callable[[RecordedRequest, re.Match[str]], Response | tuple[int, Any]]
 """A route added with :meth:`RsServerSimulator.add_route`: ``handler(request, match)``
@@ -72,7 +72,7 @@ class _HttpServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], simulator: RsServerSimulator) -> None:
+    def __init__(self, address: tuple[str, int], simulator: LocalHttpService) -> None:
         self.simulator = simulator
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -279,6 +279,117 @@ def _fault_response(fault: Fault) -> Response:
     return Response(status, body, ctype, tuple(headers))
 
 
+class LocalHttpService:
+    """An HTTP service on ``host:port`` served by a background thread, with a request log and
+    injected :class:`~.faults.Fault` s: the plumbing of :class:`RsServerSimulator` and of
+    :class:`~rs_core.testing.fault_proxy.FaultProxy`. A subclass answers in :meth:`_route`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._faults = FaultList()
+        self._records: list[RecordedRequest] = []
+        self._records_lock = threading.Lock()
+        self._server: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+
+    def _route(self, request: RecordedRequest) -> Response:
+        """The answer to ``request`` (when no fault answers instead)."""
+        raise NotImplementedError
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind and serve in a background thread; returns ``self``."""
+        if self._server is not None:
+            return self
+        server = _HttpServer((self.host, self.port), self)
+        bound_host, bound_port = server.server_address[:2]
+        shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else str(bound_host)
+        if ":" in shown:
+            shown = f"[{shown}]"
+        self.port = int(bound_port)
+        self._url = f"http://{shown}:{self.port}"
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{type(self).__name__}-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake hanging requests, close client connections (idempotent)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._stopped()
+
+    def _stopped(self) -> None:
+        """Called once :meth:`stop` stopped serving."""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash); only once started."""
+        if self._url is None:
+            raise RuntimeError(
+                f"the {type(self).__name__} is not started; use start() or a with block"
+            )
+        return self._url
+
+    # -- recording, faults ----------------------------------------------------------------
+
+    def _record(self, record: RecordedRequest) -> None:
+        with self._records_lock:
+            self._records.append(record)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the requests received so far, oldest first."""
+        with self._records_lock:
+            return list(self._records)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._records_lock:
+            self._records.clear()
+
+    def add_fault(self, fault: Fault) -> Fault:
+        """Inject ``fault`` (tried after the faults already there); returns it."""
+        self._faults.add(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The active faults, in order."""
+        return self._faults.snapshot()
+
+
 class _ExtraRoute:
     __slots__ = ("auth", "handler", "method", "pattern")
 
@@ -291,7 +402,7 @@ class _ExtraRoute:
         self.auth = auth
 
 
-class RsServerSimulator:
+class RsServerSimulator(LocalHttpService):
     """An RS-Server v1 (ADGS, CADIP, catalog) on 127.0.0.1, for tests, benchmarks and demos.
 
     Args:
@@ -343,8 +454,7 @@ class RsServerSimulator:
         if api_version not in ("v1", "v2", "both"):
             raise ValueError(f"api_version must be 'v1', 'v2' or 'both', not {api_version!r}")
         self.api_version = api_version
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self._api_keys: dict[str, ApiKey] | None = dict(api_keys) if api_keys is not None else None
         self.fakes: tuple[FakeStation, ...] = tuple(installed_fakes() if fakes is None else fakes)
         self.dataset = dataset if dataset is not None else Dataset()
@@ -378,61 +488,10 @@ class RsServerSimulator:
                 failure_rate=staging_failure_rate,
                 seed=seed,
             )
-        self._faults = FaultList()
         self._extra_routes: tuple[_ExtraRoute, ...] = ()
-        self._records: list[RecordedRequest] = []
-        self._records_lock = threading.Lock()
-        self._server: _HttpServer | None = None
-        self._thread: threading.Thread | None = None
-        self._url: str | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> RsServerSimulator:
-        """Bind and serve in a background thread; returns ``self``."""
-        if self._server is not None:
-            return self
-        server = _HttpServer((self.host, self.port), self)
-        bound_host, bound_port = server.server_address[:2]
-        shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else str(bound_host)
-        if ":" in shown:
-            shown = f"[{shown}]"
-        self.port = int(bound_port)
-        self._url = f"http://{shown}:{self.port}"
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"rs-sim-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake hanging requests, close client connections (idempotent)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.stopping.set()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def _stopped(self) -> None:
         self.staging.stop()
-
-    def __enter__(self) -> RsServerSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         mode = "local" if self._api_keys is None else f"cluster, {len(self._api_keys)} key(s)"
@@ -440,47 +499,11 @@ class RsServerSimulator:
         return f"RsServerSimulator(url={self._url!r}, {mode}, {self.dataset!r}{version})"
 
     @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash); only once started."""
-        if self._url is None:
-            raise RuntimeError("the simulator is not started; use start() or a with block")
-        return self._url
-
-    @property
     def local_mode(self) -> bool:
         """True when no API keys were given (no authentication)."""
         return self._api_keys is None
 
     # -- recording, faults, staging -------------------------------------------------------
-
-    def _record(self, record: RecordedRequest) -> None:
-        with self._records_lock:
-            self._records.append(record)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """A snapshot of the requests received so far, oldest first."""
-        with self._records_lock:
-            return list(self._records)
-
-    def clear_requests(self) -> None:
-        """Forget the recorded requests."""
-        with self._records_lock:
-            self._records.clear()
-
-    def add_fault(self, fault: Fault) -> Fault:
-        """Inject ``fault`` (tried after the faults already there); returns it."""
-        self._faults.add(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        """Remove every injected fault."""
-        self._faults.clear()
-
-    @property
-    def faults(self) -> list[Fault]:
-        """The active faults, in order."""
-        return self._faults.snapshot()
 
     def add_api_key(self, key: str, api_key: ApiKey) -> None:
         """Register one more key (switches a local-mode simulator to cluster mode)."""
