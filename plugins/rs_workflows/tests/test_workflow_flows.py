@@ -158,7 +158,7 @@ def test_publish_staged_reports_a_file_never_staged(make_sim: Any) -> None:
 
 
 def _incomplete_dataset() -> Dataset:
-    from recent_simulator import recent_dataset
+    from workflow_helpers import recent_dataset
 
     full = recent_dataset(12, 2)
     first_session = full.cadip_sessions[0]["SessionId"]
@@ -166,7 +166,9 @@ def _incomplete_dataset() -> Dataset:
     for file in files:
         if file["SessionId"] == first_session and file["Channel"] == 1:
             file["FinalBlock"] = False
-    return Dataset(full.adgs_products, files, full.cadip_sessions)
+    return Dataset(
+        adgs_products=full.adgs_products, cadip_files=files, cadip_sessions=full.cadip_sessions
+    )
 
 
 def test_an_incomplete_session_waits_and_the_next_run_starts_before_it(make_sim: Any) -> None:

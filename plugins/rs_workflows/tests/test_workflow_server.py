@@ -1,6 +1,6 @@
 """The cluster path: a real ``prefect server start``, process workers, a deployed flow.
 
-One Prefect server (its own ``PREFECT_HOME``, a port in 9820-9849) for the module; workers are
+One Prefect server (its own ``PREFECT_HOME``, a port in 9820-9839) for the module; workers are
 ``prefect worker start --type process`` processes. Everything started is stopped at the end,
 pass or fail. A worker killed with SIGKILL in the middle of a run, then a rerun: every file
 ends staged and published, and the simulator saw one staging request per file.
@@ -26,7 +26,7 @@ from workflow_helpers import KEY, staging_requests
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 BIN = Path(sys.executable).parent
-PORTS = range(9820, 9850)
+PORTS = range(9820, 9840)
 POOL = "rs-test-pool"
 
 
