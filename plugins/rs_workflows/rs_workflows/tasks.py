@@ -340,6 +340,7 @@ def stage_files(
     """
     client = station_client(ref)
     done = {n: "already staged" for n in names if n in in_catalog and not restage}
+    close_in_ledger(client, list(done), target)
     todo = [n for n in names if n not in done]
     if not todo:
         return done
@@ -377,6 +378,21 @@ def stage_files(
     return {name: done[name] for name in names}
 
 
+def close_in_ledger(client: Any, names: Sequence[str], collection: str) -> None:
+    """Record as DONE the open ledger entries of ``names``, found in the catalog
+    ``collection`` that RS-Server v2 stages into (a request whose answer a killed worker never
+    read: its job ended, its items are there)."""
+    for name in names:
+        try:
+            entry = client.ledger_entry(name)
+        except RsError:
+            return  # the station cannot be reached: the next look decides
+        if entry is not None and not entry.final:
+            client.ledger.record(
+                entry.entry_id, "DONE", detail=f"found in the catalog collection {collection}"
+            )
+
+
 @task(name="wait-staged", cache_policy=NO_CACHE)
 def wait_staged(
     ref: StationRef,
@@ -389,11 +405,11 @@ def wait_staged(
 ) -> dict[str, dict[str, str]]:
     """Poll ``names`` until each is DONE/FAILED or ``timeout`` s pass.
 
-    Returns ``{name: {"state", "error", "reason"}}``. A status the server cannot give (v2: no
-    job of this process holds the file) is read from the catalog when
-    ``catalog_collection`` is given (RS-Server v2 stages into it: there means DONE), else it
-    is ``UNKNOWN`` with the reason. A poll that fails on the network is retried at the next
-    poll, never read as FAILED.
+    Returns ``{name: {"state", "error", "reason"}}``. With ``catalog_collection`` (RS-Server
+    v2 stages into it), a file found there is DONE whatever its status says (a job whose
+    answer a killed worker never read: the ledger entry is closed) and a status the server
+    cannot give is read from there; else such a file is ``UNKNOWN`` with the reason. A poll
+    that fails on the network is retried at the next poll, never read as FAILED.
     """
     client = station_client(ref)
     deadline = time.monotonic() + timeout
@@ -402,8 +418,16 @@ def wait_staged(
     last_status: dict[str, str] = {}
     pending = list(names)
     interval = poll_interval
+    rounds = 0
     while pending:
         in_catalog: set[str] | None = None
+        if catalog_collection is not None and rounds % 4 == 0:  # a listing: not every poll
+            in_catalog = catalog_file_names(ref, catalog_collection)
+            found = [n for n in pending if n in in_catalog]
+            close_in_ledger(client, found, catalog_collection)
+            for name in found:
+                out[name] = {"state": "DONE", "error": "", "reason": ""}
+                pending.remove(name)
         for name in list(pending):
             try:
                 info = client.staging_info(name)
@@ -438,6 +462,7 @@ def wait_staged(
             break
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         interval = min(5.0, interval * 1.5)
+        rounds += 1
     for name in pending:
         error, reason = last_error.get(name, ("", ""))
         out[name] = {

@@ -63,6 +63,50 @@ def test_core_and_station_plugins_do_not_depend_on_prefect() -> None:
         assert not [d for d in wanted if d.lower().startswith("prefect")], pyproject
 
 
+def test_installing_rs_core_pulls_no_prefect() -> None:
+    """What pip installs for ``rs-core`` (any extra), read from its installed metadata and
+    followed through every installed requirement: Prefect is not among them."""
+    import re
+    from importlib import metadata
+
+    def name(requirement: str) -> str:
+        found = re.match(r"[A-Za-z0-9._-]+", requirement)
+        assert found, requirement
+        return re.sub(r"[-_.]+", "-", found.group(0)).lower()
+
+    direct = [name(r) for r in metadata.requires("rs-core") or []]
+    assert direct and "prefect" not in direct
+    seen: set[str] = set()
+    todo = list(direct)
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            todo += [name(r) for r in metadata.requires(current) or []]
+        except metadata.PackageNotFoundError:
+            continue  # an extra's requirement not installed here
+    assert "rs-workflows" not in seen
+    assert not [d for d in seen if d.startswith("prefect")], sorted(seen)
+
+
+def test_the_rs_command_help_imports_no_prefect() -> None:
+    """``rs --help`` as a user types it (the console script), its imports traced by Python."""
+    done = subprocess.run(
+        [str(BIN / "rs"), "--help"],
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "workflow" in done.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "rs_core.cli.main" in imported
+    assert not [m for m in imported if m.split(".")[0] == "prefect"]
+
+
 def test_workflow_list_names_every_flow() -> None:
     done = _rs("workflow", "list")
     assert done.returncode == 0, done.stderr
