@@ -162,6 +162,7 @@ def _prefect_env(home: str) -> dict[str, str]:
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "RS_WORKFLOWS_SERVER_PORTS": "9870-9899",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "RS_LEDGER": os.path.join(home, "ledger.sqlite3"),  # never the user's staging ledger
     }
 
 

@@ -85,6 +85,7 @@ class StagingOutcome:
     error: str = ""  # why it could not be staged (refused), or the last polling error
     resumed: bool = False  # re-attached to a request of an earlier (or another) run
     lost: bool = False  # its request's answer was lost: being looked for at the server
+    cause: BaseException | None = field(default=None, eq=False, repr=False)  # refused: the error
 
     @property
     def final(self) -> bool:
@@ -436,6 +437,7 @@ def run_stage_and_wait(
         write([name], "REFUSED", text)
         outcome = report.outcomes[name]
         outcome.error = text
+        outcome.cause = err if isinstance(err, BaseException) else None
         changed(outcome)
 
     try:

@@ -169,7 +169,8 @@ def configure(add: Add) -> None:
         "run the RS-Server simulator until Ctrl-C",
         cmd_simulate,
         "examples:\n  rs simulate --port 8000 --with-api-key secret\n"
-        '  eval "$(rs simulate --port 8000 --env &)"   # in another shell: the exports',
+        '  eval "$(rs simulate --port 8000 --env &)"   # in another shell: the exports\n'
+        "  rs simulate --recent --with-api-key secret   # data of the last hours",
     )
     p.add_argument("--port", type=port_number, default=0, help="port (default: a free one)")
     p.add_argument("--host", default="127.0.0.1")
@@ -194,6 +195,12 @@ def configure(add: Add) -> None:
         dest="sim_api",
         help="server generation(s) to speak (default both: each installed station plugin's "
         "fake on every generation it speaks; --api is an alias)",
+    )
+    p.add_argument(
+        "--recent",
+        action="store_true",
+        help="serve generated records whose times end a few minutes before now (for windows "
+        "like --since 2d), instead of the packaged fixtures",
     )
     p.add_argument("--env", action="store_true", help="print only the export lines for your shell")
 
@@ -729,6 +736,10 @@ def cmd_simulate(args: argparse.Namespace, make_client: MakeClient) -> int:
     key = ApiKey.full_access("simuser") if args.sim_api_key else None
     if args.sim_api_key and key is not None:
         options["api_keys"] = {args.sim_api_key: key}
+    if args.recent:
+        from rs_core.testing.simulator import Dataset
+
+        options["dataset"] = Dataset.synthetic().recent()
     simulator = RsServerSimulator(host=args.host, port=args.port, **options)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # before anything is printed
     try:
@@ -767,6 +778,8 @@ def _print_simulator(url: str, args: argparse.Namespace, key: Any) -> None:
             f"  mode:       {mode}",
             f"  generation: {'v1 and v2' if args.sim_api == 'both' else args.sim_api}",
         ]
+        if getattr(args, "recent", False):
+            lines.append("  data:       generated, the newest published a few minutes ago")
         if key is not None:
             # The simulator's own throwaway key, chosen by the user: printed so it can be pasted.
             lines.append(f"  API key:    {args.sim_api_key} (user {key.user_login!r})")

@@ -345,3 +345,49 @@ def test_rs_simulate_serves_both_generations_by_default() -> None:
 
 def get_local(sim: RsServerSimulator, path: str, **params: Any) -> requests.Response:
     return requests.get(sim.url + path, params=params, timeout=5)
+
+
+def test_dataset_recent_moves_each_fakes_records_together_to_just_before_now() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rs_core.testing.simulator.dataset import epoch
+
+    fake = FakeStation(kind="things", build=lambda _ctx: None, lists=("things", "parts"))  # type: ignore[arg-type,return-value]
+    dataset = Dataset(
+        things=[
+            {"Name": "a_20200101.raw", "PublicationDate": "2020-01-01T00:00:00.1234Z"},
+            {
+                "Name": "b",
+                "PublicationDate": "2020-01-03T00:00:00.000000Z",
+                "Nested": [{"Start": "2020-01-02T12:00:00Z"}],
+            },
+        ],
+        parts=[{"Name": "p", "PublicationDate": "2019-12-31T00:00:00+00:00"}],
+        other=[{"PublicationDate": "2000-01-01T00:00:00Z"}],
+    )
+    now = datetime(2030, 6, 1, 12, tzinfo=UTC)
+    moved = dataset.recent(now, lead=timedelta(minutes=5), fakes=[fake])
+    newest = max(epoch(r["PublicationDate"]) for r in [*moved.things, *moved.parts])
+    assert newest == (now - timedelta(minutes=5)).timestamp()
+    assert moved.things[0] == {
+        "Name": "a_20200101.raw",
+        "PublicationDate": "2030-05-30T11:55:00.1234Z",  # its own form, the name unchanged
+    }
+    assert moved.things[1]["PublicationDate"] == "2030-06-01T11:55:00.000000Z"
+    assert moved.things[1]["Nested"] == [{"Start": "2030-05-31T23:55:00Z"}]
+    assert moved.parts == [{"Name": "p", "PublicationDate": "2030-05-29T11:55:00+00:00"}]
+    assert moved.other == dataset.other  # no fake's list: as it was
+    assert dataset.things[0]["PublicationDate"] == "2020-01-01T00:00:00.1234Z"  # a copy
+
+
+def test_dataset_recent_serves_every_installed_fake_minutes_ago() -> None:
+    from datetime import UTC, datetime
+
+    from rs_core.testing.simulator.dataset import epoch
+
+    moved = Dataset.synthetic().recent()
+    now = datetime.now(UTC).timestamp()
+    for fake in installed_fakes():
+        stamps = [epoch(r.get("PublicationDate")) for n in fake.lists for r in getattr(moved, n)]
+        if any(stamps):
+            assert now - 3600 < max(stamps) < now, fake.kind

@@ -2,11 +2,12 @@
 
 A flow parameter never carries a secret (Prefect stores parameters in its database and shows
 them in its UI). The process running the flow (``rs workflow run``, a served flow, a worker)
-finds RS-Server the way the ``rs`` command does: a profile (``--profile`` / ``RS_PROFILE``,
-when the installed rs-core has profiles), else the environment (``RS_SERVER_HREF``,
+finds RS-Server the way the ``rs`` command does (:func:`rs_core.config.resolve_settings`): a
+profile (the flow's ``profile`` *name*, else ``RS_PROFILE``, else the config file's default)
+and its stored login (``rs login``), overridden by the environment (``RS_SERVER_HREF``,
 ``RSPY_APIKEY``, ``RS_OWNER_ID``, ``RS_API_VERSION``, ``RS_TIMEOUT``, and in local mode
-``RSPY_HOST_*``). A Prefect ``Secret`` block may hold the API key instead of ``RSPY_APIKEY``:
-the flow gets its *name*.
+``RSPY_HOST_*``). A Prefect ``Secret`` block may hold the API key instead: the flow gets its
+*name*. The staging ledger is the worker's too: ``RS_LEDGER`` (see :mod:`rs_core.ledger`).
 
 Clients are built once per process and shared by its tasks (one HTTP session, one v2 job
 memory per station).
@@ -14,8 +15,6 @@ memory per station).
 
 from __future__ import annotations
 
-import inspect
-import os
 import threading
 from typing import Any
 
@@ -101,22 +100,7 @@ def _build(profile: str | None, api_key_block: str | None) -> Any:
     from rs_core.client import RsClient
 
     api_key = _block_secret(api_key_block) if api_key_block else None
-    parameters = inspect.signature(RsClient).parameters
-    options: dict[str, Any] = {
-        "rs_server_href": os.environ.get("RS_SERVER_HREF") or None,
-        "rs_server_api_key": api_key,
-        "owner_id": os.environ.get("RS_OWNER_ID") or None,
-    }
-    if "RS_TIMEOUT" in os.environ:
-        options["timeout"] = float(os.environ["RS_TIMEOUT"])
-    if "profile" in parameters:  # rs-core with profiles: same resolution as the CLI
-        options["profile"] = profile
-    elif profile:
-        raise ConfigurationError(
-            f"profile {profile!r} asked, but this rs-core has no profiles: set RS_SERVER_HREF "
-            "and RSPY_APIKEY in the environment of the process that runs the flow"
-        )
-    return RsClient(**options)
+    return RsClient(rs_server_api_key=api_key, profile=profile)
 
 
 def _block_secret(name: str) -> str:

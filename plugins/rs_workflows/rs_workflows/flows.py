@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -153,8 +153,10 @@ def stage_and_publish(
                 rows[name].state, rows[name].action = "REFUSED", "refused"
                 rows[name].error, rows[name].reason = error, reason
             continue
+        cached = getattr(staging.state, "name", "") == "Cached"  # an earlier run's request
         for name in names:
-            rows[name].action = actions.get(name, "staged")
+            action = actions.get(name, "staged")
+            rows[name].action = "already staged" if cached and action == "staged" else action
             to_wait.append(name)
     logger.info("%s: %d staging request(s) sent or followed", ref.label, len(to_wait))
     progress = _Progress(progress_key + "-progress", len(to_wait))
@@ -176,8 +178,6 @@ def stage_and_publish(
     progress.set(-1, 0, force=True)
     done = [by_name[n] for n in to_wait if rows[n].state == "DONE"]
     if publish and done:
-        if not v2:
-            tasks.ensure_collection(ref, collection, f"Files staged from {ref.label}")
         publishes = [
             tasks.publish_files.submit(ref, collection, list(chunk), target, v2)
             for chunk in _chunks(done, tasks.CHUNK)
@@ -301,6 +301,19 @@ def stage_sessions(  # noqa: PLR0917 - Prefect flow parameters, passed by name
     )
 
 
+def _named_file(name: str) -> dict[str, Any]:
+    """A station file known by its name only (``publish-staged --file``), as a STAC item."""
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": name,
+        "geometry": None,
+        "properties": {"datetime": to_wire(datetime.now(UTC))},
+        "assets": {},
+        "links": [],
+    }
+
+
 def _session_start(session: dict[str, Any]) -> datetime | None:
     props = session.get("properties") or {}
     for key in ("start_datetime", "datetime"):
@@ -383,7 +396,7 @@ def publish_staged(  # noqa: PLR0917 - Prefect flow parameters, passed by name
     window: tuple[datetime, datetime] | None = None
     found: list[dict[str, Any]]
     if files:
-        found = [{"id": name, "properties": {}} for name in files]
+        found = [_named_file(name) for name in files]
     else:
         window = resolve_window(since, start, stop, None)
         found = tasks.search_files(ref, *window)
@@ -399,8 +412,6 @@ def publish_staged(  # noqa: PLR0917 - Prefect flow parameters, passed by name
     done = [f for f in found if outcomes[f["id"]]["state"] == "DONE"]
     v2 = station_client(ref).server_generation() == V2
     target = s3_path or f"{DEFAULT_S3}/{collection}"
-    if done and not v2:
-        tasks.ensure_collection(ref, collection, f"Files staged from {ref.label}")
     by_name = {r.name: r for r in rows}
     for chunk in _chunks(done, tasks.CHUNK):
         for name, outcome in tasks.publish_files(ref, collection, list(chunk), target, v2).items():

@@ -4,11 +4,12 @@
   (v2, which stages items: a CADIP session). Its Prefect cache key is the station kind,
   station id, service URL, target and file names: once it has completed, no rerun of any
   flow (a retry, a crash and rerun, the next scheduled run) sends that request again - the
-  cached result is used (``restage=True`` refreshes it). Before sending, it asks the server
-  where the file stands (through rs-core's staging ledger where installed, which knows the v2
-  jobs of any process; on v2 the target collection too): a file already DONE or in progress
-  is followed, not staged again. So a worker killed between the request and the task's
-  completion is covered too.
+  cached result is used (``restage=True`` refreshes it). The request itself goes through
+  rs-core's staging ledger (:mod:`rs_core.ledger`, file ``RS_LEDGER``): written before it
+  is sent, so a worker killed between the request and the task's completion leaves an open
+  entry that the rerun re-attaches to (a v1 file's status, a v2 job found at the server)
+  instead of sending again; a file the ledger or the server knows DONE or in progress (on
+  v2: found in the target collection) is followed, not staged again.
 * :func:`wait_staged` polls a chunk of files until each is final or the deadline passes.
 * :func:`publish_files` publishes a chunk of DONE files into a catalog collection
   (idempotent: an item already there is left as it is).
@@ -23,11 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -43,12 +43,12 @@ from rs_core.errors import (
     ServerError,
     StagingError,
 )
+from rs_core.generations import V2
 from rs_workflows.connect import StationRef, catalog_client, station_client
 
 __all__ = [
     "CHUNK",
     "concurrency_limit_name",
-    "ensure_collection",
     "publish_files",
     "search_files",
     "search_sessions",
@@ -309,24 +309,6 @@ def staging_unit(file: dict[str, Any]) -> str:
     return str(session) if session else str(file["id"])
 
 
-def _where(client: Any, name: str, in_catalog: bool) -> EDownloadStatus | None:
-    """Where ``name`` stands: the server's answer (rs-core's staging ledger, where installed,
-    lets any process ask about a v2 job another one started), or the v2 target collection."""
-    if in_catalog:
-        return EDownloadStatus.DONE  # RS-Server v2 put it there: staged
-    try:
-        return client.staging_info(name).status  # type: ignore[no-any-return]
-    except NotFoundError:
-        return None  # never staged (v2: no job known to this process)
-
-
-def _accepts_collection(client: Any) -> bool:
-    try:
-        return "collection" in inspect.signature(client.staging).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 @task(
     name="stage-files",
     cache_key_fn=stage_cache_key,
@@ -345,37 +327,70 @@ def stage_files(
     restage: bool = False,
     in_catalog: Sequence[str] = (),
 ) -> dict[str, str]:
-    """Stage one unit: a file (v1), or the files of one item (v2: one job), unless they are
-    DONE or in progress already; returns ``{name: what was done}``.
+    """Stage one unit: a file (v1), or the files of one item (v2: one job), unless the
+    staging ledger or the server knows them DONE or in flight; ``{name: what was done}``.
 
     ``target`` is the catalog collection (RS-Server v2 stages into it; ``in_catalog``: files
-    the flow found there already); ``s3_path`` the v1 destination. A refusal raises its typed
-    error (:class:`~rs_core.StagingError`...).
+    the flow found there already); ``s3_path`` the v1 destination. The request goes through
+    :meth:`~rs_core.StationClient.stage_and_wait` without waiting (``timeout=0``): written to
+    the ledger before it is sent, a request an earlier run left open re-attached to (a v2 job
+    whose answer was lost is looked for at the server), never sent twice. A refusal raises its
+    typed error (:class:`~rs_core.StagingError`...); a request whose answer was lost raises
+    :class:`~rs_core.RsConnectionError`, so that Prefect's retry looks for it again.
     """
     client = station_client(ref)
-    done: dict[str, str] = {}
-    todo: list[str] = []
+    done = {n: "already staged" for n in names if n in in_catalog and not restage}
+    close_in_ledger(client, list(done), target)
+    todo = [n for n in names if n not in done]
+    if not todo:
+        return done
+    v2 = client.server_generation() == V2
     with _station_slot(ref):
-        for name in names:
-            status = None if restage else _where(client, name, name in in_catalog)
-            if status is EDownloadStatus.DONE:
-                done[name] = "already staged"
-            elif status is EDownloadStatus.IN_PROGRESS:
-                done[name] = "followed"
-            else:
-                todo.append(name)
-        if not todo:
-            return done
-        options = {"collection": target} if _accepts_collection(client) else {}
-        batch = getattr(client, "staging_batch", None)
-        refused = batch(todo, s3_path=s3_path, collection=target) if callable(batch) else None
-        if refused is None:  # this generation (or plugin) stages file by file
-            for name in todo:
-                client.staging(name, s3_path=s3_path, **options)
-        elif refused:
-            first = next(iter(refused.values()))
-            raise StagingError(f"{ref.label}: staging of {len(refused)} file(s) refused: {first}")
-    return {**done, **dict.fromkeys(todo, "staged")}
+        report = client.stage_and_wait(
+            todo,
+            s3_path="" if v2 else s3_path,
+            collection=target if v2 else None,
+            timeout=0,
+            restage=restage,
+        )
+    refused = [o for o in report.outcomes.values() if o.state == "REFUSED" and not o.lost]
+    lost = [o for o in report.outcomes.values() if o.lost]
+    if refused:
+        first = refused[0]
+        if isinstance(first.cause, RsError):
+            raise first.cause  # the server's own typed refusal (a 5xx one is retried)
+        raise StagingError(
+            f"{ref.label}: staging of {len(refused)} file(s) refused: {first.name}: {first.error}"
+        )
+    if lost:
+        raise RsConnectionError(
+            f"{ref.label}: the answer to the staging request of {len(lost)} file(s) was lost "
+            f"({lost[0].name}: {lost[0].error}); the retry looks for it in the ledger and at "
+            "the server before sending anything"
+        )
+    for outcome in report.outcomes.values():
+        if outcome.already_done:
+            done[outcome.name] = "already staged"
+        elif outcome.resumed:
+            done[outcome.name] = "followed"
+        else:
+            done[outcome.name] = "staged"
+    return {name: done[name] for name in names}
+
+
+def close_in_ledger(client: Any, names: Sequence[str], collection: str) -> None:
+    """Record as DONE the open ledger entries of ``names``, found in the catalog
+    ``collection`` that RS-Server v2 stages into (a request whose answer a killed worker never
+    read: its job ended, its items are there)."""
+    for name in names:
+        try:
+            entry = client.ledger_entry(name)
+        except RsError:
+            return  # the station cannot be reached: the next look decides
+        if entry is not None and not entry.final:
+            client.ledger.record(
+                entry.entry_id, "DONE", detail=f"found in the catalog collection {collection}"
+            )
 
 
 @task(name="wait-staged", cache_policy=NO_CACHE)
@@ -390,11 +405,11 @@ def wait_staged(
 ) -> dict[str, dict[str, str]]:
     """Poll ``names`` until each is DONE/FAILED or ``timeout`` s pass.
 
-    Returns ``{name: {"state", "error", "reason"}}``. A status the server cannot give (v2: no
-    job of this process holds the file) is read from the catalog when
-    ``catalog_collection`` is given (RS-Server v2 stages into it: there means DONE), else it
-    is ``UNKNOWN`` with the reason. A poll that fails on the network is retried at the next
-    poll, never read as FAILED.
+    Returns ``{name: {"state", "error", "reason"}}``. With ``catalog_collection`` (RS-Server
+    v2 stages into it), a file found there is DONE whatever its status says (a job whose
+    answer a killed worker never read: the ledger entry is closed) and a status the server
+    cannot give is read from there; else such a file is ``UNKNOWN`` with the reason. A poll
+    that fails on the network is retried at the next poll, never read as FAILED.
     """
     client = station_client(ref)
     deadline = time.monotonic() + timeout
@@ -403,8 +418,16 @@ def wait_staged(
     last_status: dict[str, str] = {}
     pending = list(names)
     interval = poll_interval
+    rounds = 0
     while pending:
         in_catalog: set[str] | None = None
+        if catalog_collection is not None and rounds % 4 == 0:  # a listing: not every poll
+            in_catalog = catalog_file_names(ref, catalog_collection)
+            found = [n for n in pending if n in in_catalog]
+            close_in_ledger(client, found, catalog_collection)
+            for name in found:
+                out[name] = {"state": "DONE", "error": "", "reason": ""}
+                pending.remove(name)
         for name in list(pending):
             try:
                 info = client.staging_info(name)
@@ -439,6 +462,7 @@ def wait_staged(
             break
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         interval = min(5.0, interval * 1.5)
+        rounds += 1
     for name in pending:
         error, reason = last_error.get(name, ("", ""))
         out[name] = {
@@ -450,31 +474,6 @@ def wait_staged(
 
 
 # -- publishing ----------------------------------------------------------------------------
-
-
-@task(
-    name="ensure-collection",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=_transient,
-)
-def ensure_collection(ref: StationRef, collection: str, description: str) -> str:
-    """Create the catalog collection unless it exists; ``"created"`` or ``"exists"``."""
-    import pystac
-
-    catalog = catalog_client(ref)
-    if catalog.collection_exists(collection):
-        return "exists"
-    extent = pystac.Extent(
-        pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]]),
-        pystac.TemporalExtent([None, None]),
-    )
-    try:
-        catalog.add_collection(pystac.Collection(collection, description, extent))
-    except ConflictError:
-        return "exists"  # created meanwhile by another run
-    return "created"
 
 
 def catalog_file_names(ref: StationRef, collection: str) -> set[str]:
@@ -494,42 +493,6 @@ def catalog_file_names(ref: StationRef, collection: str) -> set[str]:
     return names
 
 
-def catalog_item(file: dict[str, Any], collection: str, s3_path: str) -> Any:
-    """The catalog item of a staged station file: its properties, one ``s3://`` asset."""
-    import pystac
-
-    from rs_core.dates import parse_datetime
-
-    props = dict(file.get("properties") or {})
-    when_text = props.pop("datetime", None) or props.get("created")
-    when = parse_datetime(when_text) if when_text else datetime.now(UTC)
-    props.pop("start_datetime", None)
-    props.pop("end_datetime", None)
-    size = next(
-        (a.get("file:size") for a in (file.get("assets") or {}).values() if "file:size" in a),
-        None,
-    )
-    item = pystac.Item(
-        id=file["id"],
-        geometry=None,
-        bbox=None,
-        datetime=when,
-        properties=props,
-        collection=collection,
-        stac_extensions=["https://stac-extensions.github.io/file/v2.1.0/schema.json"],
-    )
-    item.add_asset(
-        file["id"],
-        pystac.Asset(
-            href=f"{s3_path.rstrip('/')}/{file['id']}",
-            roles=["data"],
-            media_type="application/octet-stream",
-            extra_fields={"file:size": size} if size is not None else {},
-        ),
-    )
-    return item
-
-
 @task(
     name="publish-files",
     cache_policy=NO_CACHE,
@@ -547,8 +510,9 @@ def publish_files(
     """Publish DONE ``files`` into ``collection``; ``{name: {published, error, reason}}``.
 
     RS-Server v2 staging puts the items into the collection itself: this then only checks
-    they are there. On v1, each file becomes an item with an ``s3://`` asset under
-    ``s3_path``; one already in the collection is left as it is (``already``).
+    they are there. On v1, :meth:`rs_catalog.StacClient.publish` posts each file as an item
+    with its ``s3://`` asset under ``s3_path`` (creating the collection when missing); one
+    already in the collection is left as it is (``already``).
     """
     present = catalog_file_names(ref, collection)
     out: dict[str, dict[str, str]] = {}
@@ -565,20 +529,23 @@ def publish_files(
                 }
             )
         return out
-    catalog = catalog_client(ref)
     for file in files:
-        name = file["id"]
-        if name in present:
-            out[name] = {"published": "already", "error": "", "reason": ""}
-            continue
-        try:
-            catalog.add_item(collection, catalog_item(file, collection, s3_path))
-        except ConflictError:
-            out[name] = {"published": "already", "error": "", "reason": ""}
-        except TRANSIENT:
-            raise
-        except RsError as err:
-            out[name] = {"published": "no", "error": type(err).__name__, "reason": str(err)}
+        if file["id"] in present:
+            out[file["id"]] = {"published": "already", "error": "", "reason": ""}
+    todo = [file for file in files if file["id"] not in out]
+    results = catalog_client(ref).publish(collection, todo, s3_path=s3_path) if todo else []
+    for result in results:
+        error = result.error
+        if result.ok:
+            out[result.item_id] = {"published": "yes", "error": "", "reason": ""}
+        elif isinstance(error, ConflictError):
+            out[result.item_id] = {"published": "already", "error": "", "reason": ""}
+        elif isinstance(error, TRANSIENT):
+            raise error  # Prefect retries the chunk; what is stored is "already" then
         else:
-            out[name] = {"published": "yes", "error": "", "reason": ""}
+            out[result.item_id] = {
+                "published": "no",
+                "error": type(error).__name__ if error else "RsError",
+                "reason": str(error) if error else "not stored",
+            }
     return out

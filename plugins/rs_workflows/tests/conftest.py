@@ -26,8 +26,7 @@ os.environ.pop("PREFECT_API_URL", None)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from recent_simulator import recent_dataset  # noqa: E402
-from workflow_helpers import KEY  # noqa: E402
+from workflow_helpers import KEY, recent_dataset  # noqa: E402
 
 from rs_core.testing.simulator import ApiKey, RsServerSimulator  # noqa: E402
 

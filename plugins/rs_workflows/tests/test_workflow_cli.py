@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -13,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from workflow_helpers import KEY
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
 BIN = Path(sys.executable).parent
 SIM_PORTS = range(9800, 9820)
-TEMP_SERVER_PORTS = "9850-9899"
+TEMP_SERVER_PORTS = "9840-9850"
+DONE_WHEN = shlex.split("workflow run stage-sessions --station MTI --since 2d --collection s1_cadu")
+"""The issue's done-when command (after ``rs``)."""
 
 
 def _rs(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Any:
@@ -56,6 +61,50 @@ def test_core_and_station_plugins_do_not_depend_on_prefect() -> None:
         for extra in project.get("optional-dependencies", {}).values():
             wanted += extra
         assert not [d for d in wanted if d.lower().startswith("prefect")], pyproject
+
+
+def test_installing_rs_core_pulls_no_prefect() -> None:
+    """What pip installs for ``rs-core`` (any extra), read from its installed metadata and
+    followed through every installed requirement: Prefect is not among them."""
+    import re
+    from importlib import metadata
+
+    def name(requirement: str) -> str:
+        found = re.match(r"[A-Za-z0-9._-]+", requirement)
+        assert found, requirement
+        return re.sub(r"[-_.]+", "-", found.group(0)).lower()
+
+    direct = [name(r) for r in metadata.requires("rs-core") or []]
+    assert direct and "prefect" not in direct
+    seen: set[str] = set()
+    todo = list(direct)
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            todo += [name(r) for r in metadata.requires(current) or []]
+        except metadata.PackageNotFoundError:
+            continue  # an extra's requirement not installed here
+    assert "rs-workflows" not in seen
+    assert not [d for d in seen if d.startswith("prefect")], sorted(seen)
+
+
+def test_the_rs_command_help_imports_no_prefect() -> None:
+    """``rs --help`` as a user types it (the console script), its imports traced by Python."""
+    done = subprocess.run(
+        [str(BIN / "rs"), "--help"],
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "workflow" in done.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert "rs_core.cli.main" in imported
+    assert not [m for m in imported if m.split(".")[0] == "prefect"]
 
 
 def test_workflow_list_names_every_flow() -> None:
@@ -122,89 +171,94 @@ def _port() -> int:
 
 
 @pytest.fixture
-def recent_sim() -> Iterator[str]:
-    """``recent_simulator.py --api v2`` as its own process (local mode); yields its URL."""
+def rs_simulate_recent(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """``rs simulate --recent --with-api-key KEY --env`` in the background, as a user starts
+    it; yields its printed exports applied to this environment (the reader's other shell)."""
     port = _port()
+    log = (tmp_path / "simulate.log").open("w+")
     proc = subprocess.Popen(
         [
-            sys.executable,
-            str(HERE / "recent_simulator.py"),
+            str(BIN / "rs"),
+            "simulate",
+            "--recent",
             "--port",
             str(port),
-            "--api",
-            "v2",
-            "--files",
-            "16",
-            "--sessions",
-            "2",
+            "--with-api-key",
+            KEY,
             "--staging-duration",
             "0.1",
+            "--env",
         ],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=log,
+        text=True,
     )
     try:
         assert proc.stdout is not None
-        assert "listening" in proc.stdout.readline().decode()
-        yield f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RSPY_HOST_", "RS_SERVER"))}
+        while True:
+            line = proc.stdout.readline()
+            assert line, f"rs simulate printed no exports: {log.seek(0) or log.read()[-2000:]}"
+            words = line.split()
+            if words[:1] == ["export"]:
+                name, _, value = words[1].partition("=")
+                env[name] = value
+            elif words[:1] == ["unset"]:
+                env.pop(words[1], None)
+            if "RS_API_VERSION" in line:  # the last export line
+                break
+        yield env
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
+
+
+def _catalog_names(env: dict[str, str], collection: str) -> set[str]:
+    """The file names the catalog collection holds (item ids, asset keys and titles)."""
+    from rs_core.client import RsClient
+
+    with RsClient(env["RS_SERVER_HREF"], env["RSPY_APIKEY"], profile="") as client:
+        names: set[str] = set()
+        for item in client.get_catalog_client().get_items(collection_id=collection):
+            names.add(item.id)
+            names.update(item.assets)
+            names.update(a.title for a in item.assets.values() if a.title)
+        return names
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_rs_workflow_run_stage_sessions_since_2d_stages_and_publishes(
-    recent_sim: str, tmp_path: Path
+def test_done_when_rs_workflow_run_stage_sessions_since_2d_against_rs_simulate(
+    rs_simulate_recent: dict[str, str], tmp_path: Path
 ) -> None:
+    """The issue's done-when line, literally: ``rs simulate`` (``--recent``), its exports,
+    then ``rs workflow run stage-sessions --station MTI --since 2d --collection s1_cadu``."""
     env = {
-        **os.environ,
+        **rs_simulate_recent,
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "RS_WORKFLOWS_SERVER_PORTS": TEMP_SERVER_PORTS,
-        "RSPY_HOST_CADIP": recent_sim,
-        "RSPY_HOST_CATALOG": recent_sim,
-        "RSPY_HOST_STAGING": recent_sim,
+        "RS_LEDGER": str(tmp_path / "ledger.sqlite3"),
     }
     env.pop("PREFECT_API_URL", None)
-    done = _rs(
-        "workflow",
-        "run",
-        "stage-sessions",
-        "--station",
-        "MTI",
-        "--since",
-        "2d",
-        "--collection",
-        "s1_cadu",
-        "--poll-interval",
-        "0.2",
-        env=env,
-    )
+    done = _rs(*DONE_WHEN, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| DCS_")]
-    assert len(rows) == 16
-    assert all("| DONE | by staging |" in row for row in rows)
-    assert "stage-sessions: 16 files: 16 done; 16 published" in done.stderr
-
-    # The catalog holds them: check-collection agrees, in JSON.
-    checked = _rs(
-        "-o",
-        "json",
-        "workflow",
-        "run",
-        "check-collection",
-        "--kind",
-        "cadip",
-        "--station",
-        "MTI",
-        "--since",
-        "2d",
-        "--collection",
-        "s1_cadu",
-        env=env,
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| DCS_")]
+    assert len(rows) >= 20, done.stdout[-2000:]  # rs simulate --recent: sessions of hours
+    names = {row[0].removeprefix("| ") for row in rows}
+    assert {(row[3], row[4]) for row in rows} <= {("DONE", "by staging"), ("DONE", "yes")}
+    assert f"stage-sessions: {len(rows)} files: {len(rows)} done; {len(rows)} published" in (
+        done.stderr
     )
-    assert checked.returncode == 0, checked.stderr[-3000:]
-    assert '"missing": []' in checked.stdout
+    assert names <= _catalog_names(env, "s1_cadu")
+    assert KEY not in done.stdout + done.stderr
+
+    # A second run finds them staged: it sends nothing again and still reports every file.
+    again = _rs("-o", "json", *DONE_WHEN, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    report = json.loads(again.stdout)
+    assert {f["name"] for f in report["files"]} >= names
+    assert {f["action"] for f in report["files"]} <= {"already staged", "followed"}
 
 
 @pytest.mark.slow
@@ -212,7 +266,10 @@ def test_rs_workflow_run_stage_sessions_since_2d_stages_and_publishes(
 def test_rs_workflow_run_against_rs_simulate(tmp_path: Path) -> None:
     port = _port()
     sim = subprocess.Popen(
-        [str(BIN / "rs"), "simulate", "--port", str(port), "--staging-duration", "0.1"],
+        [
+            *(str(BIN / "rs"), "simulate", "--generation", "v1"),  # v1: the flow publishes
+            *("--port", str(port), "--staging-duration", "0.1"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -254,8 +311,6 @@ def test_rs_workflow_run_against_rs_simulate(tmp_path: Path) -> None:
             env=env,
         )
         assert done.returncode == 0, done.stderr[-3000:]
-        import json
-
         rows = [json.loads(line) for line in done.stdout.splitlines()]
         assert len(rows) == 3
         assert {(r["state"], r["published"]) for r in rows} == {("DONE", "yes")}

@@ -69,3 +69,11 @@ def test_the_python_example_names_a_real_flow_and_report_fields() -> None:
         assert callable(getattr(flows, name))
     for field in re.findall(r'row\["(\w+)"\]', "\n".join(python)):
         assert field in FileRow.__annotations__
+
+
+def test_the_page_shows_the_done_when_command_the_cli_test_runs() -> None:
+    from test_workflow_cli import DONE_WHEN
+
+    text = PAGE.read_text()
+    assert "rs " + " ".join(DONE_WHEN) in text
+    assert "rs simulate --recent" in text

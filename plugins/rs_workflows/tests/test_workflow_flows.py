@@ -82,6 +82,32 @@ def test_restage_sends_again(make_sim: Any) -> None:
     assert sorted(counts.values()) == [2, 2, 2]
 
 
+@pytest.mark.parametrize("api_version", ["v1", "v2"])
+def test_a_request_another_process_sent_is_followed_through_the_ledger_not_sent_again(
+    make_sim: Any, api_version: str
+) -> None:
+    """The staging ledger (``RS_LEDGER``, one file for the test) is the source of truth: a
+    request another client sent (another process, a killed worker) and that the Prefect cache
+    knows nothing of is re-attached to, its file reported ``followed``, not staged twice."""
+    from rs_workflows.flows import stage_products
+
+    from rs_core.client import RsClient
+
+    # v2: a job long enough to be running when the flow looks (not yet in the collection)
+    sim = make_sim(api_version, staging_duration=1.5 if api_version == "v1" else 10.0)
+    with RsClient(sim.url, KEY, profile="") as other:
+        auxip = other.get_station_client("auxip", "AUXIP")
+        name = auxip.search_stations("-2d", "now", max_items=3)[0].id
+        auxip.staging(name, s3_path="s3://rs-workflows/aux_ledger", collection="aux_ledger")
+        assert not auxip.ledger_entry(name).final
+    report = stage_products(kind="auxip", since="2d", max_items=3, collection="aux_ledger", **FAST)
+    rows = {row["name"]: row for row in report["files"]}
+    assert rows[name]["action"] == "followed"
+    assert {row["state"] for row in rows.values()} == {"DONE"}
+    assert staging_requests(sim)[name] == 1
+    assert set(staging_requests(sim).values()) == {1}
+
+
 def test_stage_products_with_a_cql2_filter_on_v2(make_sim: Any) -> None:
     from rs_workflows.flows import stage_products
 
@@ -158,7 +184,7 @@ def test_publish_staged_reports_a_file_never_staged(make_sim: Any) -> None:
 
 
 def _incomplete_dataset() -> Dataset:
-    from recent_simulator import recent_dataset
+    from workflow_helpers import recent_dataset
 
     full = recent_dataset(12, 2)
     first_session = full.cadip_sessions[0]["SessionId"]
@@ -166,7 +192,9 @@ def _incomplete_dataset() -> Dataset:
     for file in files:
         if file["SessionId"] == first_session and file["Channel"] == 1:
             file["FinalBlock"] = False
-    return Dataset(full.adgs_products, files, full.cadip_sessions)
+    return Dataset(
+        adgs_products=full.adgs_products, cadip_files=files, cadip_sessions=full.cadip_sessions
+    )
 
 
 def test_an_incomplete_session_waits_and_the_next_run_starts_before_it(make_sim: Any) -> None:

@@ -1,6 +1,6 @@
 """The cluster path: a real ``prefect server start``, process workers, a deployed flow.
 
-One Prefect server (its own ``PREFECT_HOME``, a port in 9820-9849) for the module; workers are
+One Prefect server (its own ``PREFECT_HOME``, a port in 9820-9839) for the module; workers are
 ``prefect worker start --type process`` processes. Everything started is stopped at the end,
 pass or fail. A worker killed with SIGKILL in the middle of a run, then a rerun: every file
 ends staged and published, and the simulator saw one staging request per file.
@@ -26,7 +26,7 @@ from workflow_helpers import KEY, staging_requests
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 BIN = Path(sys.executable).parent
-PORTS = range(9820, 9850)
+PORTS = range(9820, 9840)
 POOL = "rs-test-pool"
 
 
@@ -151,11 +151,13 @@ def _rs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _flow_env(server: dict[str, str], sim: Any, storage: Path) -> dict[str, str]:
-    """What a worker needs: the Prefect server, where results go, how to reach RS-Server."""
+    """What a worker needs: the Prefect server, where results go, how to reach RS-Server,
+    and the staging ledger the workers of this machine share (``RS_LEDGER``)."""
     return {
         "RS_SERVER_HREF": sim.url,
         "RSPY_APIKEY": KEY,
         "RS_API_VERSION": sim.api_version,
+        "RS_LEDGER": str(storage.parent / "ledger.sqlite3"),
         "PREFECT_LOCAL_STORAGE_PATH": str(storage),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
     }
@@ -236,17 +238,21 @@ def test_a_deployed_flow_runs_on_a_worker_and_its_result_is_read_back(
             assert KEY.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.parametrize("api_version", ["v1", "v2"])
 def test_a_worker_killed_mid_flow_then_a_rerun_stages_nothing_twice_and_loses_nothing(
-    server: dict[str, str], workers: Any, make_sim: Any, tmp_path: Path
+    server: dict[str, str], workers: Any, make_sim: Any, tmp_path: Path, api_version: str
 ) -> None:
-    sim = make_sim("v1", staging_duration=1.0)
+    """SIGKILL of the worker (and the flow run it executes) while it stages, then a rerun on
+    a new worker: every file staged and published, one staging request per file at the
+    simulator (v1: a GET per file; v2: the files named in the job requests)."""
+    sim = make_sim(api_version, staging_duration=1.0)
     storage = tmp_path / "results"
     n_files = 30
     _deploy(
         server,
         sim,
         storage,
-        "aux-crash",
+        f"aux-crash-{api_version}",
         "stage-products",
         "--kind",
         "auxip",
@@ -255,7 +261,7 @@ def test_a_worker_killed_mid_flow_then_a_rerun_stages_nothing_twice_and_loses_no
         "--max-items",
         str(n_files),
         "--collection",
-        "aux_crash",
+        f"aux_crash_{api_version}",
         "--concurrency",
         "2",
         "--poll-interval",
@@ -270,7 +276,7 @@ def test_a_worker_killed_mid_flow_then_a_rerun_stages_nothing_twice_and_loses_no
         temporary_settings(updates={PREFECT_API_URL: server["PREFECT_API_URL"]}),
         get_client(sync_client=True) as client,
     ):
-        deployment = client.read_deployment_by_name("stage-products/aux-crash")
+        deployment = client.read_deployment_by_name(f"stage-products/aux-crash-{api_version}")
         first = client.create_flow_run_from_deployment(deployment.id)
     deadline = time.monotonic() + 300
     while len(staging_requests(sim)) < n_files // 3:
@@ -282,7 +288,7 @@ def test_a_worker_killed_mid_flow_then_a_rerun_stages_nothing_twice_and_loses_no
     assert staged_before < n_files, "the run ended before the kill: nothing was tested"
 
     workers(env)
-    rerun = _run_deployment(server, "stage-products/aux-crash")
+    rerun = _run_deployment(server, f"stage-products/aux-crash-{api_version}")
     assert rerun.state.is_completed(), rerun.state
     report = _result(server, rerun, storage)
     assert report["summary"] == f"{n_files} files: {n_files} done; {n_files} published"

@@ -1,12 +1,20 @@
-"""Helpers of the rs-workflows tests: the API key, counting staging requests."""
+"""Helpers of the rs-workflows tests: the API key, recent data, counting staging requests."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from rs_core.testing.simulator import Dataset
+
 KEY = "workflow-secret-key-0123456789"
 """The API key the simulators accept; a test greps Prefect's state for it."""
+
+
+def recent_dataset(files: int, sessions: int, products: int = 40) -> Dataset:
+    """Generated sessions, files and AUX products, the newest published minutes ago (what
+    ``rs simulate --recent`` serves, smaller): ``--since 2d`` finds them all."""
+    return Dataset.synthetic(n_products=products, n_files=files, n_sessions=sessions).recent()
 
 
 def staging_requests(simulator: Any) -> dict[str, int]:

@@ -23,9 +23,10 @@ import contextlib
 import gc
 import heapq
 import json
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = [
     "gc_paused",
     "odata_stamp",
     "parse_odata_date",
+    "shift_times",
     "sorted_capped",
     "status_date",
 ]
@@ -79,6 +81,42 @@ def odata_stamp(moment: datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def _shift_stamp(text: str, delta: timedelta) -> str:
+    match = _STAMP.fullmatch(text)
+    if match is None:
+        return text
+    base, fraction, zone = match.groups()
+    digits = (fraction or ".")[1:]
+    try:
+        moment = datetime.fromisoformat(f"{base}.{digits[:6].ljust(6, '0')}") + delta
+    except (ValueError, OverflowError):
+        return text
+    out = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if fraction:
+        out += "." + f"{moment.microsecond:06d}".ljust(len(digits), "0")[: len(digits)]
+    return out + (zone or "")
+
+
+def shift_times(value: Any, delta: timedelta) -> Any:
+    """``value`` with every ISO 8601 time string in it (at any depth) moved by ``delta``, each
+    written back in its own form (fraction digits, ``Z`` or offset).
+
+    >>> shift_times({"PublicationDate": "2020-01-05T18:52:26.165Z", "Name": "a"},
+    ...             timedelta(days=1))
+    {'PublicationDate': '2020-01-06T18:52:26.165Z', 'Name': 'a'}
+    """
+    if isinstance(value, str):
+        return _shift_stamp(value, delta)
+    if isinstance(value, Mapping):
+        return {key: shift_times(inner, delta) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [shift_times(inner, delta) for inner in value]
+    return value
 
 
 def compact_stamp(moment: datetime) -> str:
@@ -288,6 +326,41 @@ class Dataset:
     def get(self, name: str) -> list[Mapping[str, Any]] | None:
         """The list named ``name``, or None when the dataset does not hold it."""
         return self._lists.get(name)
+
+    def recent(
+        self,
+        now: datetime | None = None,
+        *,
+        lead: timedelta = timedelta(minutes=5),
+        fakes: Sequence[FakeStation] | None = None,
+    ) -> Dataset:
+        """A copy moved in time so that each fake's newest record was published ``lead``
+        before ``now`` (default: now): for windows like "the last 2 days".
+
+        Each fake's lists (its packaged records for a list this dataset does not hold) move
+        together, by one offset, so their records keep their order and gaps; every time
+        string of a record moves (:func:`shift_times`), names stay as they are. The offset
+        comes from the newest ``PublicationDate`` (the OData publication date every
+        :class:`Record` is indexed on); a fake without one is left as it is.
+
+        >>> ds = Dataset(things=[{"PublicationDate": "2020-01-01T00:00:00Z"}])
+        >>> ds.recent(datetime(2030, 1, 1, tzinfo=UTC), lead=timedelta(0), fakes=[]).things
+        [{'PublicationDate': '2020-01-01T00:00:00Z'}]
+        """
+        moment = (now or datetime.now(UTC)).timestamp() - lead.total_seconds()
+        lists: dict[str, list[Mapping[str, Any]]] = dict(self._lists)
+        for fake in _fakes(fakes):
+            packaged = {} if all(n in self._lists for n in fake.lists) else fake.default_lists()
+            own = {n: self._lists.get(n, packaged.get(n, [])) for n in fake.lists}
+            newest = max(
+                (epoch(r.get("PublicationDate")) for rs in own.values() for r in rs), default=0.0
+            )
+            if not newest:
+                continue
+            delta = timedelta(seconds=moment - newest)
+            for name, records in own.items():
+                lists[name] = [shift_times(record, delta) for record in records]
+        return type(self)(lists)
 
     # -- constructors ---------------------------------------------------------------------
 
