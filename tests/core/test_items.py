@@ -384,7 +384,10 @@ def test_catalog_searches_equal_the_eager_path(catalog_sim: Any) -> None:
 def test_import_rs_core_pulls_no_heavy_dependency() -> None:
     code = (
         "import sys, rs_core; rs_core.RsError; rs_core.EDownloadStatus; "
-        "import rs_core.items; "
+        "import rs_core.items, rs_core.credentials, rs_core.config, rs_core.roles; "
+        "import rs_core.ledger, rs_core.staging, rs_core.records, rs_core.dates; "
+        "import rs_core.cli.main, rs_core.cli.staging_cmd, rs_core.cli.auth_cmd; "
+        "import rs_core.cli.commands, rs_core.cli.catalog_cmd; "
         "print(sorted(m for m in ('pystac', 'requests', 'pluggy', 'pystac_client') "
         "if m in sys.modules))"
     )
