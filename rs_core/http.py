@@ -292,7 +292,7 @@ class ApiKeySession(requests.Session):
         (~0.1 ms, a tenth of a call on a reused local connection); the answer depends only on
         the origin, the session's settings and these env vars, so it is kept per origin.
         """
-        if proxies or stream is not None or verify is not None or cert is not None:
+        if proxies or verify is not None or cert is not None:
             return None
         if not isinstance(url, str):
             return None
@@ -301,6 +301,7 @@ class ApiKeySession(requests.Session):
             key = (
                 parts.scheme,
                 parts.netloc,
+                stream,  # every call of HttpClient.request streams (for its deadline)
                 self.trust_env,
                 self.stream,
                 self.verify,

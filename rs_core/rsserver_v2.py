@@ -37,9 +37,9 @@ import logging
 import reprlib
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pystac
 import requests
@@ -63,6 +63,7 @@ from rs_core.errors import (
 )
 from rs_core.http import RETRY_STATUSES, HttpClient, decode_json, require
 from rs_core.items import LazyItemList
+from rs_core.items import json_copy as copy_json
 from rs_core.roles import staging_role
 from rs_core.rsserver_v1 import (
     ItemBuilder,
@@ -588,10 +589,11 @@ class StationProtocolV2:
         """
         pages: list[dict[str, Any]] = []
         contents: list[bytes] = []
-        features: list[dict[str, Any]] = []
+        features: list[Mapping[str, Any]] = []
         consumed = 0
         if max_items is not None and max_items < 1:
             raise InvalidInputError(f"max_items must be >= 1, got {max_items}")
+        sources: list[dict[str, Any]] = []  # exploded: the items as sent, for raw
         found = self.iter_features(
             url,
             params,
@@ -599,14 +601,16 @@ class StationProtocolV2:
             what=what,
             pages=pages,
             json_body=json_body,
-            contents=contents,
+            contents=contents if explode is None else None,
         )
         seen: list[tuple[str, str, dict[str, Any]]] = []
         for feature in found:
             consumed += 1
             coll = str(feature.get("collection") or collection)
             produced = explode(feature, coll) if explode is not None else [feature]
-            for made in produced:
+            if explode is not None:
+                sources.append(feature)
+            for index, made in enumerate(produced):
                 if max_items is not None and len(features) >= max_items:
                     break
                 problem = feature_problem(made)
@@ -614,10 +618,12 @@ class StationProtocolV2:
                     raise BadResponseError(
                         f"{what}: feature {made.get('id')!r} is not a valid STAC item ({problem})"
                     )
-                features.append(made)
                 if explode is not None:
-                    seen.append((str(made["id"]), coll, feature))
+                    name = str(made["id"])
+                    features.append(_ExplodedFile(feature, coll, index, name, explode))
+                    seen.append((name, coll, feature))
                 else:
+                    features.append(made)
                     assets = feature.get("assets")
                     for name in assets if isinstance(assets, Mapping) else ():
                         seen.append((str(name), coll, feature))
@@ -625,14 +631,22 @@ class StationProtocolV2:
                 break  # before the generator fetches another page
         self.state.remember_files(seen)
         found.close()
-        # exploded features share parts with their siblings: their items are built from copies
-        builder = ItemBuilder(what, copy=explode is not None)
         extra: dict[str, Any] = {"numberReturned": len(features), "pages": len(pages)}
+        if explode is None:
+            return StationItemCollection(
+                LazyItemList(features, ItemBuilder(what, copy=False)),
+                extra_fields=extra,
+                clone_items=False,
+                raw=functools.partial(_raw_answer, contents, consumed, pages),
+            )
+        # The items as sent are kept once (staging needs them): a file's feature is made again
+        # from its item when built, and raw is a copy of the items. Exploded features share
+        # parts with their item and siblings: their pystac items are built from copies.
         return StationItemCollection(
-            LazyItemList(features, builder),
+            LazyItemList(features, _ExplodedBuilder(ItemBuilder(what, copy=True))),
             extra_fields=extra,
             clone_items=False,
-            raw=functools.partial(_raw_answer, contents, consumed, pages),
+            raw=functools.partial(_raw_of_items, sources, pages),
         )
 
     def search_items(
@@ -1178,6 +1192,62 @@ def _next_link(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if isinstance(link, Mapping) and link.get("rel") == "next" and link.get("href"):
             return link
     return None
+
+
+class _ExplodedFile(Mapping[str, Any]):
+    """The feature of file ``index`` of a v2 ``item``, made again from the item by
+    ``explode`` when read. A search holds these, not the features: the item is held anyway
+    (staging sends it), so a file costs a few pointers. ``get("id")`` explodes nothing."""
+
+    __slots__ = ("collection", "explode", "ident", "index", "item")
+
+    def __init__(
+        self, item: dict[str, Any], collection: str, index: int, ident: str, explode: Explode
+    ) -> None:
+        self.item = item
+        self.collection = collection
+        self.index = index
+        self.ident = ident
+        self.explode = explode
+
+    def feature(self) -> dict[str, Any]:
+        """The file's feature, made now (a new dict sharing values with the item)."""
+        return self.explode(self.item, self.collection)[self.index]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.ident if key == "id" else self.feature().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.feature()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.feature())
+
+    def __len__(self) -> int:
+        return len(self.feature())
+
+
+class _ExplodedBuilder:
+    """Builds the pystac item of an :class:`_ExplodedFile` with ``build``, exploding each item
+    once for its files built one after the other."""
+
+    def __init__(self, build: Callable[[dict[str, Any]], pystac.Item]) -> None:
+        self.build = build
+        self._last: tuple[object, list[dict[str, Any]]] = (None, [])
+
+    def __call__(self, part: dict[str, Any]) -> pystac.Item:
+        file = cast(_ExplodedFile, part)
+        item, made = self._last
+        if item is not file.item:
+            made = file.explode(file.item, file.collection)
+            self._last = (file.item, made)
+        return self.build(made[file.index])
+
+
+def _raw_of_items(items: list[dict[str, Any]], pages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The answer of a paged search as sent, from its decoded items (which nothing modifies):
+    a copy, so that it shares nothing with what the items are built from."""
+    return {"type": "FeatureCollection", "features": copy_json(items), "pages": pages}
 
 
 def _raw_answer(

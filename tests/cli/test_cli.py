@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -52,12 +53,14 @@ def test_help_is_lazy() -> None:
     code = (
         "import sys; from rs_core.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('pystac_client', 'pystac', 'requests') "
+        "heavy = [m for m in ('pystac_client', 'pystac', 'requests', 'prefect') "
         "if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout
+    if importlib.util.find_spec("rs_workflows") is not None:  # its command listed, no prefect
+        assert "workflow" in out.stdout
 
 
 def test_no_command_is_usage_error() -> None:

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -421,3 +422,36 @@ def test_key_refused_as_no_session_says_a_session_is_wanted(sim: RsServerSimulat
     err = raised.value
     assert err.auth_method == "API key" and err.missing_role is None
     assert "wants an OAuth2 session" in str(err) and "needs the role" not in str(err)
+
+
+def test_environment_settings_are_kept_per_origin_for_streamed_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests re-reads the proxy env vars on every request; the session keeps the answer per
+    origin, also for the streamed requests every HttpClient call makes, and sees a change."""
+    import requests
+
+    from rs_core.http import ApiKeySession
+
+    calls: list[str] = []
+    merge = requests.Session.merge_environment_settings
+
+    def counted(self: requests.Session, url: Any, *args: Any) -> Any:
+        calls.append(str(url))
+        return merge(self, url, *args)
+
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", counted)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    session = ApiKeySession(None, HttpSettings())
+    for _ in range(3):
+        got = session.merge_environment_settings("http://a.test/x", {}, True, None, None)
+        assert got["stream"] is True and got["proxies"]["http"] == "http://proxy.invalid:3128"
+    got["proxies"]["http"] = "changed by the caller"
+    assert len(calls) == 1, "computed once for the origin"
+    session.merge_environment_settings("http://a.test/y", {}, None, None, None)
+    assert len(calls) == 2, "stream is part of the key"
+    monkeypatch.setenv("NO_PROXY", "a.test")
+    got = session.merge_environment_settings("http://a.test/x", {}, True, None, None)
+    assert len(calls) == 3 and "http" not in got["proxies"], "an env change is seen"

@@ -384,7 +384,10 @@ def test_catalog_searches_equal_the_eager_path(catalog_sim: Any) -> None:
 def test_import_rs_core_pulls_no_heavy_dependency() -> None:
     code = (
         "import sys, rs_core; rs_core.RsError; rs_core.EDownloadStatus; "
-        "import rs_core.items; "
+        "import rs_core.items, rs_core.credentials, rs_core.config, rs_core.roles; "
+        "import rs_core.ledger, rs_core.staging, rs_core.records, rs_core.dates; "
+        "import rs_core.cli.main, rs_core.cli.staging_cmd, rs_core.cli.auth_cmd; "
+        "import rs_core.cli.commands, rs_core.cli.catalog_cmd; "
         "print(sorted(m for m in ('pystac', 'requests', 'pluggy', 'pystac_client') "
         "if m in sys.modules))"
     )
@@ -400,3 +403,59 @@ def test_the_performance_page_example_runs() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "performance.md").read_text()
     block = text.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(block, "docs/performance.md", "exec"), {})
+
+
+def test_v2_raw_read_first_shares_nothing_with_the_items(sim_v2: RsServerSimulator) -> None:
+    with AuxipClient(sim_v2.url, KEY, "tester", http_settings=FAST) as auxip:
+        found = auxip.search_stations("2000-01-01", "2100-01-01", page_size=4)
+        again = auxip.search_stations("2000-01-01", "2100-01-01", page_size=4)
+        raw = found.raw
+        assert raw == again.raw and raw["features"], "raw read before any item is built"
+        for feature in raw["features"]:
+            feature["properties"]["mutated"] = True
+            for asset in feature["assets"].values():
+                asset["mutated"] = True
+        assert found.items.built == 0
+        for lazy, ref in zip(found, again, strict=True):
+            same_item(lazy, ref)
+            assert "mutated" not in json.dumps(lazy.to_dict())
+        assert found.ids == again.ids
+
+
+def test_holding_a_v2_file_search_costs_little_over_its_decoded_pages() -> None:
+    """The held result keeps each v2 item once (no page bytes, no file-level copies): its
+    Python memory is within 1.2x of the pages decoded by a bare session (tracemalloc counts
+    allocations, not time). The simulator's own allocations are left out."""
+    import tracemalloc
+
+    from rs_core.testing.simulator import Dataset
+
+    dataset = Dataset.synthetic(n_products=400, n_files=1, n_sessions=1)
+    keys = {KEY: ApiKey.full_access("tester")}
+    with (
+        RsServerSimulator(api_keys=keys, api_version="v2", dataset=dataset) as sim,
+        AuxipClient(sim.url, KEY, "tester", http_settings=FAST, api_version="v2") as auxip,
+    ):
+        url = f"{sim.url}/auxip/collections/adgs/items"
+        params = {"datetime": "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z", "limit": "100"}
+        auxip.search_stations("2000-01-01", "2100-01-01", page_size=100)  # warm up
+        _pages(url, params)
+
+        def held(run: Any) -> tuple[int, Any]:
+            tracemalloc.start(25)
+            try:
+                before = tracemalloc.take_snapshot()
+                result = run()
+                after = tracemalloc.take_snapshot()
+            finally:
+                tracemalloc.stop()
+            leave_out = [tracemalloc.Filter(False, "*/rs_core/testing/*", all_frames=True)]
+            diff = after.filter_traces(leave_out).compare_to(
+                before.filter_traces(leave_out), "filename"
+            )
+            return sum(d.size_diff for d in diff), result
+
+        floor, pages = held(lambda: _pages(url, params))
+        ours, found = held(lambda: auxip.search_stations("2000-01-01", "2100-01-01", page_size=100))
+        assert len(found) == sum(len(p["features"]) for p in pages) == 400
+        assert ours <= 1.2 * floor, f"held result {ours} B vs decoded pages {floor} B"
