@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 
 RS = [sys.executable, "-m", "rs_core"]
 
@@ -29,3 +32,26 @@ def rs(
         env=full_env,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def simulate(*args: str, stop: int = signal.SIGINT) -> Iterator[list[str]]:
+    """Run ``rs simulate ARGS`` in the background and yield the lines it printed up to its
+    ``RS_API_VERSION`` export line (stripped); on leaving, stop it with ``stop`` and assert it
+    exits 0 (killed if it does not stop)."""
+    proc = subprocess.Popen(
+        [*RS, "simulate", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or "RS_API_VERSION" not in lines[-1]:
+            line = proc.stdout.readline()
+            assert line, "rs simulate stopped printing before its export lines"
+            lines.append(line.strip())
+        yield lines
+        proc.send_signal(stop)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

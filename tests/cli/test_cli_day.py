@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import RS, rs
+import requests
+from cli_support import rs, simulate
 
 from rs_core.testing.simulator import ApiKey, RsServerSimulator
 
@@ -206,43 +206,16 @@ def test_every_catalog_action_has_its_own_help_and_example() -> None:
 
 
 def test_simulate_prints_mode_key_roles_and_exports() -> None:
-    proc = subprocess.Popen(
-        [*RS, "simulate", "--port", "0", "--with-api-key", "sim-k", "--api", "v2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        head: list[str] = []
-        while not head or "RS_API_VERSION" not in head[-1]:
-            head.append(proc.stdout.readline())
-            assert head[-1], "the simulator stopped printing before its export lines"
-        text = "".join(head)
+    with simulate("--port", "0", "--with-api-key", "sim-k", "--api", "v2") as lines:
+        text = "\n".join(lines)
         assert "cluster" in text and "generation: v2" in text and "rs_adgs_read" in text
         assert "export RSPY_APIKEY=sim-k" in text and "export RS_SERVER_HREF=http://" in text
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 def test_simulate_env_prints_only_exports_that_work_in_local_mode() -> None:
     """Without --with-api-key the simulator is in local mode: its exports point every
     service's RSPY_HOST_* variable at it and unset the credential, and rs then works."""
-    proc = subprocess.Popen(
-        [*RS, "simulate", "--port", "0", "--env", "--generation", "v1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not lines or "RS_API_VERSION" not in lines[-1]:
-            lines.append(proc.stdout.readline().strip())
-            assert lines[-1], "the simulator stopped printing before its export lines"
+    with simulate("--port", "0", "--env", "--generation", "v1", stop=signal.SIGTERM) as lines:
         assert lines[0] == "unset RS_SERVER_HREF RSPY_APIKEY RSPY_OAUTH2_COOKIE"
         assert lines[-1] == "export RS_API_VERSION=v1"
         exported = dict(x.removeprefix("export ").split("=", 1) for x in lines[1:])
@@ -251,11 +224,22 @@ def test_simulate_env_prints_only_exports_that_work_in_local_mode() -> None:
         found = rs("search", "auxip", *WIDE, "--limit", "2", "-o", "ndjson", env=exported)
         assert found.returncode == 0, found.stderr
         assert len(found.stdout.splitlines()) == 2
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+
+
+def test_rs_simulate_serves_both_generations_by_default() -> None:
+    """``rs simulate`` (no --generation) serves every installed plugin's fake on every
+    generation it speaks: the v1-only example and the v2-only PRIP side by side."""
+    from rs_core.cli.main import build_parser
+
+    assert build_parser().parse_args(["simulate", "--port", "0"]).sim_api == "both"
+    with simulate("--port", "0") as lines:
+        text = "\n".join(lines)
+        assert "generation: v1 and v2" in text and "export RS_API_VERSION=auto" in text
+        url = lines[0].split(" on ", 1)[1].split()[0]
+        wide = "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z"
+        edrs = requests.get(url + "/edrs/search", params={"datetime": wide}, timeout=5)
+        assert edrs.status_code == 200, edrs.text  # the example plugin: v1 only
+        assert requests.get(url + "/prip/collections", timeout=5).status_code == 200  # v2 only
 
 
 def test_messages_name_options_not_python_parameters() -> None:

@@ -307,42 +307,6 @@ def test_a_fake_that_cannot_be_loaded_is_skipped_with_a_warning() -> None:
         unregister_plugin("ghost")
 
 
-def test_rs_simulate_serves_both_generations_by_default() -> None:
-    """``rs simulate`` (no --generation) serves every installed plugin's fake on every
-    generation it speaks: the v1-only example and the v2-only PRIP side by side."""
-    import signal
-    import subprocess
-    import sys
-
-    from rs_core.cli.main import build_parser
-
-    assert build_parser().parse_args(["simulate", "--port", "0"]).sim_api == "both"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rs_core", "simulate", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not lines or "RS_API_VERSION" not in lines[-1]:
-            lines.append(proc.stdout.readline())
-            assert lines[-1], "rs simulate stopped before its export lines"
-        text = "".join(lines)
-        assert "generation: v1 and v2" in text and "export RS_API_VERSION=auto" in text
-        url = lines[0].split(" on ", 1)[1].split()[0]
-        wide = "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z"
-        edrs = requests.get(url + "/edrs/search", params={"datetime": wide}, timeout=5)
-        assert edrs.status_code == 200, edrs.text  # the example plugin: v1 only
-        assert requests.get(url + "/prip/collections", timeout=5).status_code == 200  # v2 only
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
 def get_local(sim: RsServerSimulator, path: str, **params: Any) -> requests.Response:
     return requests.get(sim.url + path, params=params, timeout=5)
 

@@ -349,6 +349,11 @@ class CadipClient(StationClient):
             )
         cap = check_max_items(max_items)
         interval = {"datetime": f"{start}/{stop}"} if start is not None else {}
+        # one request per platform (RS-Server has no 'or'), else one without a platform clause
+        platform_clauses = [
+            [{"op": "=", "args": [{"property": "platform"}, platform_v2(plat)]}]
+            for plat in unique(plats or ())
+        ] or [[]]
         requests = [
             self._v2_request(
                 interval,
@@ -360,21 +365,9 @@ class CadipClient(StationClient):
                 collection=collection,
                 bbox=bbox,
                 intersects=intersects,
-                clauses=[{"op": "=", "args": [{"property": "platform"}, platform_v2(plat)]}],
+                clauses=clauses,
             )
-            for plat in unique(plats or ())
-        ] or [
-            self._v2_request(
-                interval,
-                ids,
-                limit=None,
-                max_items=cap,
-                page_size=page_size,
-                filter=filter,
-                collection=collection,
-                bbox=bbox,
-                intersects=intersects,
-            )
+            for clauses in platform_clauses
         ]
         timeout = check_timeout(timeout)
         with self._generation(timeout) as version:
