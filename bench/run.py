@@ -23,6 +23,7 @@ with the variants interleaved; ratios are what to read on a shared machine. Resu
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -134,16 +135,19 @@ def simulator(**options: Any) -> Iterator[dict[str, Any]]:
             proc.wait()
 
 
-def rounds_of(variants: dict[str, Callable[[], None]], rounds: int) -> dict[str, list[float]]:
-    """Time each variant once per round, in a rotating order (noise hits all alike)."""
+def rounds_of(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Time each variant once per round, in a rotating order (noise hits all alike), each
+    after a full garbage collection; what a variant returns is freed after its timing."""
     names = list(variants)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
+            gc.collect()  # every variant starts without the previous one's garbage
             started = time.perf_counter()
-            variants[name]()
+            result = variants[name]()
             times[name].append(time.perf_counter() - started)
+            del result  # freed outside the timing, whatever the variant returns
     return times
 
 

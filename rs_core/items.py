@@ -23,7 +23,7 @@ Example::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
@@ -55,13 +55,47 @@ def json_copy(value: Any) -> Any:
 # -- building one item ---------------------------------------------------------------------
 
 
+_INERT_WHEN_UNDECLARED = frozenset(
+    {
+        ("pystac.extensions.storage", "StorageExtensionHooks"),
+        ("pystac.extensions.projection", "ProjectionExtensionHooks"),
+        ("pystac.extensions.label", "LabelExtensionHooks"),
+        ("pystac.extensions.sar", "SarExtensionHooks"),
+        ("pystac.extensions.mlm", "MLMExtensionHooks"),
+        ("pystac.extensions.classification", "ClassificationExtensionHooks"),
+        ("pystac.extensions.eo", "EOExtensionHooks"),
+    }
+)
+"""pystac's extension hooks whose ``migrate`` (read in pystac 1.15) changes nothing and warns
+of nothing on an item of STAC 1.0.0 or later that does not list the extension (any version of
+its schema, or one of its previous ids): each acts only on items that list it, or on items
+older than 1.0.0. ``tests/core/test_items.py`` runs each on items full of the fields it would
+migrate to check this on the installed pystac. Not the file extension's hook: it warns about
+asset fields whatever the item lists."""
+
+_INERT_CHECKED_ON = ("1.15.",)
+"""The pystac releases whose hooks :data:`_INERT_WHEN_UNDECLARED` was read in: with any other,
+every hook that overrides ``migrate`` runs."""
+
+
+def _declares(hook: Any, extensions: Sequence[str]) -> bool:
+    """Whether ``extensions`` lists ``hook``'s extension: a version of its schema (the URI up
+    to its version) or one of its previous ids."""
+    from pystac.extensions.base import VERSION_REGEX
+
+    prefix = VERSION_REGEX.split(hook.schema_uri)[0] + "/"
+    return any(e.startswith(prefix) or e in hook.prev_extension_ids for e in extensions)
+
+
 @functools.lru_cache(maxsize=64)
 def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[Any, ...], Any]:
     """pystac's identification of a STAC 1.x item of ``version`` with ``extensions`` (only
     these two fields and the type decide it), and the extension hooks whose migration can
-    change such an item: every hook that overrides ``migrate``, and the others (which only
-    rename a previous schema id) when the item lists one of their previous ids; and the
-    version as the hooks get it, whose comparisons (``version < "0.9"``...) are cached."""
+    change such an item: every hook that overrides ``migrate`` (except those known to be inert
+    for it, :data:`_INERT_WHEN_UNDECLARED`), and the others (which only rename a previous
+    schema id) when the item lists one of their previous ids; and the version as the hooks get
+    it, whose comparisons (``version < "0.9"``...) are cached, also as the identified range's
+    latest version (which the file extension's hook compares)."""
     import pystac
     from pystac.extensions.hooks import ExtensionHooks
     from pystac.serialization import identify_stac_object
@@ -69,18 +103,30 @@ def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[
     info = identify_stac_object(
         {"type": "Feature", "stac_version": version, "stac_extensions": list(extensions)}
     )
+    latest = _cached_version(str(info.version_range.latest_valid_version()))
+    info.version_range.max_version = latest
     registry = pystac.EXTENSION_HOOKS
     registry._discover()
+    known = pystac.__version__.startswith(_INERT_CHECKED_ON) and not latest < "1.0.0"
+
+    def inert(hook: Any) -> bool:
+        kind = type(hook)
+        return (
+            known
+            and (kind.__module__, kind.__qualname__) in _INERT_WHEN_UNDECLARED
+            and not _declares(hook, info.extensions)
+        )
+
     hooks = tuple(
         h
         for h in registry.hooks.values()
         if info.object_type in h._get_stac_object_types()
         and (
-            type(h).migrate is not ExtensionHooks.migrate
+            (type(h).migrate is not ExtensionHooks.migrate and not inert(h))
             or any(p in info.extensions for p in h.prev_extension_ids)
         )
     )
-    return info, hooks, _cached_version(str(info.version_range.latest_valid_version()))
+    return info, hooks, latest
 
 
 @functools.lru_cache(maxsize=16)
@@ -132,6 +178,29 @@ def _pystac_parts() -> tuple[Any, ...]:
         migrate._get_removed_extension_migrations(),
         STACVersion.DEFAULT_STAC_VERSION,
         deprecating,
+    )
+
+
+_QUIET_WHEN_UNDECLARED = frozenset({("pystac.extensions.version", "VersionExtensionHooks")})
+"""pystac's extension hooks whose ``get_deprecation_message`` (read in pystac 1.15) is None for
+an item that does not list the extension (it reads the extension's fields only through
+``ext()``, which refuses such an item)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _deprecating(extensions: tuple[str, ...]) -> tuple[Any, ...]:
+    """The hooks whose deprecation check can warn about an item listing ``extensions``."""
+    import pystac
+
+    known = pystac.__version__.startswith(_INERT_CHECKED_ON)
+    return tuple(
+        h
+        for h in _pystac_parts()[4]
+        if not (
+            known
+            and (type(h).__module__, type(h).__qualname__) in _QUIET_WHEN_UNDECLARED
+            and not _declares(h, extensions)
+        )
     )
 
 
@@ -193,7 +262,6 @@ def build_item(d: dict[str, Any], *, owned: bool = True) -> pystac.Item:
     """
     import pystac
 
-    deprecating = _pystac_parts()[4]
     if not owned:
         d = json_copy(d)
     if not _migrate_in_place(d):
@@ -231,7 +299,7 @@ def build_item(d: dict[str, Any], *, owned: bool = True) -> pystac.Item:
     )
     for link in d.get("links", []):
         item.add_link(pystac.Link.from_dict(link))
-    for hooks in deprecating:
+    for hooks in _deprecating(tuple(item.stac_extensions)):
         message = hooks.get_deprecation_message(item)
         if message is not None:
             import warnings

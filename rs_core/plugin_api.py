@@ -18,7 +18,9 @@ RS-Server v1 station conventions
     :class:`StationProtocolV1`, :class:`StationEndpoints`, :func:`search_params`,
     :func:`staging_params`, :func:`check_timeout`, :func:`parse_staging_status`.
 RS-Server v2 (0.2 / 1.0) station conventions
-    :class:`StationProtocolV2`, :class:`StagingJob`.
+    :class:`StationProtocolV2`, :class:`StagingJob`, :func:`asset_files` (one file-level
+    feature per asset of an item), :func:`files_per_asset` (marks an ``explode`` that makes
+    exactly those, so that searches read file names without making the features).
 HTTP layer
     :class:`HttpClient` (a client's ``self.http``: ``get_json(url, timeout=, what=)``,
     ``request(method, url, timeout=, what=, ok=, retry_on=, ...)``), :class:`HttpSettings`.
@@ -86,7 +88,7 @@ if TYPE_CHECKING:
         search_params,
         staging_params,
     )
-    from rs_core.rsserver_v2 import StagingJob, StationProtocolV2
+    from rs_core.rsserver_v2 import StagingJob, StationProtocolV2, asset_files, files_per_asset
     from rs_core.staging import StagingReport, StagingStatus
     from rs_core.station import StationClient
     from rs_core.testing.simulator import (
@@ -123,6 +125,8 @@ _LAZY = {
     "staging_params": "rs_core.rsserver_v1",
     "StagingJob": "rs_core.rsserver_v2",
     "StationProtocolV2": "rs_core.rsserver_v2",
+    "asset_files": "rs_core.rsserver_v2",
+    "files_per_asset": "rs_core.rsserver_v2",
     "StagingReport": "rs_core.staging",
     "StagingStatus": "rs_core.staging",
     "StationClient": "rs_core.station",
@@ -203,9 +207,11 @@ __all__ = [
     "UnsupportedOperationError",
     "V1Station",
     "V2Item",
+    "asset_files",
     "check_dataset",
     "check_timeout",
     "detail_response",
+    "files_per_asset",
     "hookimpl",
     "json_response",
     "load_class",

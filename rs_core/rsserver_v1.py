@@ -369,10 +369,28 @@ def _rfc3339_parsed(value: str) -> str:
     return pystac.utils.datetime_to_str(parsed)
 
 
-def _normalise_timestamps(fields: dict[str, Any]) -> None:
+_REWRITTEN: dict[str, str] = {}
+"""Timestamp texts already rewritten by :func:`_normalise_timestamps` (an item repeats its
+times: ``datetime`` is often ``start_datetime``, ``created`` is ``published``); emptied when
+it holds 4,096."""
+
+
+def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None:
+    """Timestamps of ``fields`` rewritten in place as RFC 3339 UTC; ``copy``: its dict and
+    list values replaced by copies in the same pass."""
+    done = _REWRITTEN
     for key, value in fields.items():  # values replaced in place: the keys do not change
-        if type(value) is str and value.strip() and _is_timestamp_field(key):
-            fields[key] = _rfc3339_text(value)
+        kind = type(value)
+        if kind is str:
+            if _is_timestamp_field(key) and value.strip():
+                text = done.get(value)
+                if text is None:
+                    if len(done) >= 4096:
+                        done.clear()
+                    text = done[value] = _rfc3339_text(value)
+                fields[key] = text
+        elif copy and (kind is dict or kind is list):
+            fields[key] = json_copy(value)
 
 
 def normalise_assets(assets: Any, default_href: str | None = None) -> dict[str, dict[str, Any]]:
@@ -421,24 +439,16 @@ def normalise_feature(
     return _normalised(copy.deepcopy(dict(feature)), asset_href)
 
 
-def _normalised(
-    feature: Mapping[str, Any], asset_href: Callable[[str], str] | None
-) -> dict[str, Any]:
-    """:func:`normalise_feature` without the deep copy: the levels it rewrites (the feature,
-    its properties, its assets) are new dicts, deeper values are shared with ``feature``."""
-    out = dict(feature)
-    out.setdefault("type", "Feature")
-    out.setdefault("stac_version", "1.0.0")
-    out.setdefault("geometry", None)
-    if out.get("links") is None:
-        out["links"] = []
-    properties = out.get("properties")
-    if properties is None:
-        properties = {}
-    if not isinstance(properties, dict):
-        raise ValueError("properties is not an object")
-    properties = dict(properties)
-    _normalise_timestamps(properties)
+def _with_defaults(feature: dict[str, Any]) -> dict[str, Any]:
+    feature.setdefault("type", "Feature")
+    feature.setdefault("stac_version", "1.0.0")
+    feature.setdefault("geometry", None)
+    if feature.get("links") is None:
+        feature["links"] = []
+    return feature
+
+
+def _date_fallback(properties: dict[str, Any]) -> None:
     if properties.get("datetime") is None and not (
         properties.get("start_datetime") and properties.get("end_datetime")
     ):
@@ -446,6 +456,22 @@ def _normalised(
         fallback = properties.get("created") or properties.get("published")
         if fallback:
             properties["datetime"] = fallback
+
+
+def _normalised(
+    feature: Mapping[str, Any], asset_href: Callable[[str], str] | None
+) -> dict[str, Any]:
+    """:func:`normalise_feature` without the deep copy: the levels it rewrites (the feature,
+    its properties, its assets) are new dicts, deeper values are shared with ``feature``."""
+    out = _with_defaults(dict(feature))
+    properties = out.get("properties")
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise ValueError("properties is not an object")
+    properties = dict(properties)
+    _normalise_timestamps(properties)
+    _date_fallback(properties)
     out["properties"] = properties
     default_href = asset_href(str(out.get("id", ""))) if asset_href is not None else None
     out["assets"] = normalise_assets(out.get("assets"), default_href)
@@ -540,6 +566,36 @@ def _isolated(made: dict[str, Any]) -> dict[str, Any]:
     return made
 
 
+def _isolated_in_place(
+    feature: dict[str, Any], asset_href: Callable[[str], str] | None
+) -> dict[str, Any]:
+    """``_isolated(_normalised(feature, asset_href))`` for a ``feature`` whose own dict, its
+    properties, its assets and each asset are new dicts that nothing else holds (what
+    :func:`~rs_core.rsserver_v2.asset_files` makes): those are rewritten in place, every
+    deeper value is copied, in one pass."""
+    _with_defaults(feature)
+    properties = feature.get("properties")
+    if properties is None:
+        properties = feature["properties"] = {}
+    if type(properties) is not dict:
+        return _isolated(_normalised(feature, asset_href))
+    assets = feature.get("assets")
+    if type(assets) is not dict or any(type(a) is not dict for a in assets.values()):
+        return _isolated(_normalised(feature, asset_href))
+    for key, value in feature.items():
+        if key not in {"properties", "assets"} and type(value) in (dict, list):
+            feature[key] = json_copy(value)
+    _normalise_timestamps(properties, copy=True)
+    _date_fallback(properties)
+    default_href = asset_href(str(feature.get("id", ""))) if asset_href is not None else None
+    for asset in assets.values():
+        _normalise_timestamps(asset, copy=True)
+        if "href" not in asset:
+            asset["href"] = default_href or ""
+    feature["assets"] = {str(k): v for k, v in assets.items()}
+    return feature
+
+
 def _copy_containers(fields: dict[str, Any]) -> None:
     for key, value in fields.items():  # values replaced in place: the keys do not change
         if type(value) in (dict, list):
@@ -556,7 +612,9 @@ class ItemBuilder:
     :class:`~rs_core.BadResponseError` naming the request for a feature pystac cannot read.
 
     ``copy``: the feature is shared (with ``raw``, or with sibling features): build from a
-    copy, so that items never share anything with ``raw`` or with each other.
+    copy, so that items never share anything with ``raw`` or with each other. ``fresh``: the
+    feature's own dict, properties, assets and each asset were made for this build (only
+    deeper values are shared): they are normalised in place and the rest is copied.
     """
 
     def __init__(
@@ -567,16 +625,20 @@ class ItemBuilder:
         url: str | None = None,
         status: int | None = None,
         copy: bool = True,
+        fresh: bool = False,
     ) -> None:
         self.what = what
         self.method = method
         self.url = url
         self.status = status
         self.copy = copy
+        self.fresh = fresh
         self.asset_href: Callable[[str], str] | None = None
 
     def __call__(self, feature: dict[str, Any]) -> pystac.Item:
         try:
+            if self.fresh:
+                return build_item(_isolated_in_place(feature, self.asset_href))
             made = _normalised(feature, self.asset_href)
             return build_item(_isolated(made) if self.copy else made)
         except Exception as err:

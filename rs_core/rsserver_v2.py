@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pystac
 import requests
@@ -346,11 +346,19 @@ def parse_job(
     )
 
 
-@frozen
 class _FileRef:
-    collection: str
-    item_id: str
-    feature: dict[str, Any] = field(eq=False, repr=False)
+    """Where a file found by a search lives: its item (id, and the item as sent) and
+    collection. A plain slotted record: a search makes one per file."""
+
+    __slots__ = ("collection", "feature", "item_id")
+
+    def __init__(self, collection: str, item_id: str, feature: dict[str, Any]) -> None:
+        self.collection = collection
+        self.item_id = item_id
+        self.feature = feature
+
+    def __repr__(self) -> str:
+        return f"_FileRef(collection={self.collection!r}, item_id={self.item_id!r})"
 
 
 @define
@@ -404,6 +412,37 @@ class V2Endpoints:
 
 Explode = Callable[[Mapping[str, Any], str], list[dict[str, Any]]]
 """``(v2 item, collection) -> file-level features`` (one per file the item holds)."""
+
+E = TypeVar("E", bound=Callable[..., list[dict[str, Any]]])
+
+_PER_ASSET = "__rs_files_per_asset__"
+
+
+def files_per_asset(explode: E) -> E:
+    """Mark ``explode`` as making **one file per asset** of the item, in the assets' order,
+    each with the asset key as its ``id`` and the item's own properties (so the item's dates):
+    what :func:`asset_files` makes. A search then reads the file names from the assets and
+    checks the item once, instead of making every file's feature to read its id (the features
+    are made when the pystac items are built). An ``explode`` that does anything else (files
+    with properties of their own, files skipped or added) must not be marked.
+
+    Example::
+
+        class PripProtocolV2(StationProtocolV2):
+            service = "prip"
+
+            @staticmethod
+            @files_per_asset
+            def explode(item, collection):
+                return asset_files(item, collection)
+    """
+    setattr(explode, _PER_ASSET, True)
+    return explode
+
+
+def _asset_names(item: Mapping[str, Any]) -> list[str]:
+    assets = item.get("assets")
+    return [str(name) for name in assets] if isinstance(assets, Mapping) else []
 
 
 class StationProtocolV2:
@@ -604,20 +643,37 @@ class StationProtocolV2:
             contents=contents if explode is None else None,
         )
         seen: list[tuple[str, str, dict[str, Any]]] = []
+        per_asset = getattr(explode, _PER_ASSET, False)
         for feature in found:
             consumed += 1
             coll = str(feature.get("collection") or collection)
-            produced = explode(feature, coll) if explode is not None else [feature]
+            produced: Sequence[Mapping[str, Any]]
+            if explode is None:
+                produced = [feature]
+            elif per_asset:
+                # the files' names are the asset keys, their dates the item's: checked once
+                names = _asset_names(feature)
+                problem = feature_problem({**feature, "id": "?"}) if names else ""
+                if problem or "" in names:
+                    name = next((n for n in names if not n), names[0] if names else "")
+                    raise BadResponseError(
+                        f"{what}: feature {name!r} is not a valid STAC item ({problem or 'no id'})"
+                    )
+                produced = [{"id": name} for name in names]
+            else:
+                produced = _exploded(explode, feature, coll, what)
             if explode is not None:
                 sources.append(feature)
             for index, made in enumerate(produced):
                 if max_items is not None and len(features) >= max_items:
                     break
-                problem = feature_problem(made)
-                if problem:
-                    raise BadResponseError(
-                        f"{what}: feature {made.get('id')!r} is not a valid STAC item ({problem})"
-                    )
+                if explode is None or not per_asset:
+                    problem = feature_problem(made)
+                    if problem:
+                        raise BadResponseError(
+                            f"{what}: feature {made.get('id')!r} is not a valid STAC item "
+                            f"({problem})"
+                        )
                 if explode is not None:
                     name = str(made["id"])
                     features.append(_ExplodedFile(feature, coll, index, name, explode))
@@ -641,9 +697,10 @@ class StationProtocolV2:
             )
         # The items as sent are kept once (staging needs them): a file's feature is made again
         # from its item when built, and raw is a copy of the items. Exploded features share
-        # parts with their item and siblings: their pystac items are built from copies.
+        # parts with their item and siblings: their pystac items are built from copies (of
+        # the values below the levels a per-asset explosion made new).
         return StationItemCollection(
-            LazyItemList(features, _ExplodedBuilder(ItemBuilder(what, copy=True))),
+            LazyItemList(features, _ExplodedBuilder(ItemBuilder(what, fresh=per_asset))),
             extra_fields=extra,
             clone_items=False,
             raw=functools.partial(_raw_of_items, sources, pages),
@@ -1227,21 +1284,38 @@ class _ExplodedFile(Mapping[str, Any]):
         return len(self.feature())
 
 
+def _exploded(
+    explode: Explode, item: Mapping[str, Any], collection: str, what: str
+) -> list[dict[str, Any]]:
+    """``explode(item, collection)``; an item it cannot read is a BadResponseError."""
+    try:
+        return explode(item, collection)
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        raise BadResponseError(
+            f"{what}: item {item.get('id')!r} is not a valid STAC item ({err})"
+        ) from err
+
+
 class _ExplodedBuilder:
     """Builds the pystac item of an :class:`_ExplodedFile` with ``build``, exploding each item
-    once for its files built one after the other."""
+    once for its files built one after the other. Each feature an explosion made is handed to
+    ``build`` once (``build`` may take it as its own); a file built again is exploded again."""
 
     def __init__(self, build: Callable[[dict[str, Any]], pystac.Item]) -> None:
         self.build = build
-        self._last: tuple[object, list[dict[str, Any]]] = (None, [])
+        self._last: tuple[object, list[dict[str, Any] | None]] = (None, [])
+        self._lock = threading.Lock()
 
     def __call__(self, part: dict[str, Any]) -> pystac.Item:
         file = cast(_ExplodedFile, part)
-        item, made = self._last
-        if item is not file.item:
-            made = file.explode(file.item, file.collection)
-            self._last = (file.item, made)
-        return self.build(made[file.index])
+        with self._lock:
+            item, made = self._last
+            if item is not file.item or made[file.index] is None:
+                made = list(_exploded(file.explode, file.item, file.collection, "a search"))
+                self._last = (file.item, made)
+            feature = made[file.index]
+            made[file.index] = None
+        return self.build(cast(dict[str, Any], feature))
 
 
 def _raw_of_items(items: list[dict[str, Any]], pages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1697,7 +1771,7 @@ def asset_files(
     return files
 
 
-__all__ += ["asset_files"]
+__all__ += ["asset_files", "files_per_asset"]
 
 
 def _sort_key(value: Any) -> tuple[int, float, str]:

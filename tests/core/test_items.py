@@ -13,6 +13,7 @@ import json
 import pickle
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +36,42 @@ FAST = HttpSettings(timeout=10.0, connect_timeout=5.0, retries=1, backoff_factor
 FILE_EXT = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
 EO_EXT = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 PROJ_EXT = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
-EXTENSIONS = [FILE_EXT, EO_EXT, PROJ_EXT]
+STORAGE_EXT = "https://stac-extensions.github.io/storage/v1.0.0/schema.json"
+SAR_EXT = "https://stac-extensions.github.io/sar/v1.0.0/schema.json"
+LABEL_EXT = "https://stac-extensions.github.io/label/v1.0.0/schema.json"
+CLASSIFICATION_EXT = "https://stac-extensions.github.io/classification/v1.0.0/schema.json"
+VERSION_EXT = "https://stac-extensions.github.io/version/v1.0.0/schema.json"
+EXTENSIONS = [
+    FILE_EXT,
+    EO_EXT,
+    PROJ_EXT,
+    STORAGE_EXT,
+    SAR_EXT,
+    LABEL_EXT,
+    CLASSIFICATION_EXT,
+    VERSION_EXT,
+]
+MIGRATED_FIELDS = {
+    "eo:platform": "S1A",
+    "eo:gsd": 10,
+    "eo:epsg": 4326,
+    "sar:platform": "S1A",
+    "sar:type": "GRD",
+    "label:property": ["x"],
+    "label:task": ["y"],
+    "storage:platform": "AWS",
+    "storage:region": "eu-west-1",
+    "proj:epsg": 32631,
+    "file:checksum": "1220abcd",
+    "deprecated": True,
+}
+"""Item properties that some pystac extension hook rewrites or warns about."""
+MIGRATED_ASSET_FIELDS = {
+    "proj:epsg": 4326,
+    "storage:platform": "AWS",
+    "classification:classes": [{"value": 1, "color-hint": "FF0000"}],
+    "file:bits_per_sample": 8,
+}
 
 # -- generated features ---------------------------------------------------------------------
 
@@ -75,10 +111,16 @@ def features(draw: Any) -> dict[str, Any]:
         properties["license"] = draw(st.sampled_from(["proprietary", "various", "CC-BY-4.0"]))
     if draw(st.booleans()):
         properties["proj:epsg"] = 4326
+    for name in draw(st.lists(st.sampled_from(sorted(MIGRATED_FIELDS)), unique=True, max_size=3)):
+        properties[name] = MIGRATED_FIELDS[name]
     assets = {
         name: {
-            "href": draw(_text),
+            "href": f"s3://bucket/{draw(_text)}",
             **draw(st.dictionaries(st.sampled_from(["file:size", "roles", "title", "x"]), _json)),
+            **{
+                k: MIGRATED_ASSET_FIELDS[k]
+                for k in draw(st.lists(st.sampled_from(sorted(MIGRATED_ASSET_FIELDS)), unique=True))
+            },
         }
         for name in draw(st.lists(_text, max_size=3, unique=True))
     }
@@ -89,9 +131,7 @@ def features(draw: Any) -> dict[str, Any]:
     feature: dict[str, Any] = {
         "type": "Feature",
         "stac_version": draw(st.sampled_from(["1.0.0", "1.1.0"])),
-        "stac_extensions": draw(
-            st.lists(st.sampled_from([FILE_EXT, EO_EXT, PROJ_EXT]), unique=True)
-        ),
+        "stac_extensions": draw(st.lists(st.sampled_from(EXTENSIONS), unique=True, max_size=3)),
         "id": draw(_text.filter(bool)),
         "geometry": draw(st.sampled_from([None, {"type": "Point", "coordinates": [1.0, 2.0]}])),
         "properties": properties,
@@ -131,15 +171,104 @@ def same_item(lazy: pystac.Item, eager: pystac.Item) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(feature=features())
 def test_build_item_equals_from_dict(feature: dict[str, Any]) -> None:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as eager_warnings:
+        warnings.simplefilter("always")
         eager = pystac.Item.from_dict(copy.deepcopy(feature))
+    with warnings.catch_warnings(record=True) as lazy_warnings:
+        warnings.simplefilter("always")
         lazy = build_item(json_copy(feature))
     same_item(lazy, eager)
+    assert [(w.category, str(w.message)) for w in lazy_warnings] == [
+        (w.category, str(w.message)) for w in eager_warnings
+    ]
 
 
+def _undeclared_items() -> Iterator[dict[str, Any]]:
+    """Items of STAC 1.0.0 and 1.1.0 full of fields that extension hooks migrate, listing
+    none of those extensions (or only the file extension)."""
+    for version in ("1.0.0", "1.1.0"):
+        for extensions in ([], [FILE_EXT]):
+            yield {
+                "type": "Feature",
+                "stac_version": version,
+                "stac_extensions": list(extensions),
+                "id": "x",
+                "geometry": None,
+                "properties": {"datetime": "2024-01-01T00:00:00Z", **MIGRATED_FIELDS},
+                "links": [],
+                "assets": {"a": {"href": "s3://bucket/a", **json_copy(MIGRATED_ASSET_FIELDS)}},
+            }
+
+
+def test_hooks_skipped_as_inert_are_inert_on_the_installed_pystac() -> None:
+    """The hooks build_item skips for an item that does not list their extension change
+    nothing and warn of nothing on such items (pystac's own migration of the same item);
+    with a pystac release the table was not read in, none is skipped."""
+    from pystac.extensions.hooks import ExtensionHooks
+    from pystac.serialization import identify_stac_object
+
+    from rs_core.items import (
+        _INERT_CHECKED_ON,
+        _INERT_WHEN_UNDECLARED,
+        _QUIET_WHEN_UNDECLARED,
+        _description,
+    )
+
+    registry = pystac.EXTENSION_HOOKS
+    registry._discover()
+    by_name = {(type(h).__module__, type(h).__qualname__): h for h in registry.hooks.values()}
+    tables = _INERT_WHEN_UNDECLARED | _QUIET_WHEN_UNDECLARED
+    assert tables <= set(by_name), "a hook of the tables is gone from pystac"
+    checked = pystac.__version__.startswith(_INERT_CHECKED_ON)
+    for item in _undeclared_items():
+        _, hooks, version = _description(item["stac_version"], tuple(item["stac_extensions"]))
+        kept = {(type(h).__module__, type(h).__qualname__) for h in hooks}
+        overriding = {
+            name for name, h in by_name.items() if type(h).migrate is not ExtensionHooks.migrate
+        }
+        if not checked:
+            assert overriding <= kept
+            continue
+        assert kept & _INERT_WHEN_UNDECLARED == set()
+        assert ("pystac.extensions.file", "FileExtensionHooks") in kept
+        for name in _INERT_WHEN_UNDECLARED:
+            before = copy.deepcopy(item)
+            probe = copy.deepcopy(item)
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                by_name[name].migrate(probe, version, identify_stac_object(copy.deepcopy(item)))
+            assert probe == before, name
+            assert seen == [], name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            built = pystac.Item.from_dict(copy.deepcopy(item))
+        for name in _QUIET_WHEN_UNDECLARED:
+            assert by_name[name].get_deprecation_message(built) is None, name
+
+
+def test_a_declared_extension_keeps_its_hook() -> None:
+    from rs_core.items import _description
+
+    _, hooks, _ = _description("1.0.0", (STORAGE_EXT, PROJ_EXT))
+    kinds = {type(h).__qualname__ for h in hooks}
+    assert {"StorageExtensionHooks", "ProjectionExtensionHooks"} <= kinds
+    _, hooks, _ = _description("1.0.0-rc.1", ())
+    assert "LabelExtensionHooks" in {type(h).__qualname__ for h in hooks}
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": [VERSION_EXT],
+        "id": "old",
+        "geometry": None,
+        "properties": {"datetime": "2024-01-01T00:00:00Z", "deprecated": True},
+        "links": [],
+        "assets": {},
+    }
+    with pytest.warns(pystac.errors.DeprecatedWarning, match="'old' is deprecated"):
+        build_item(item)
+
+
+@pytest.mark.filterwarnings("ignore:Assets .* contain fields")
 @settings(max_examples=60, deadline=None)
 @given(feature=features())
 def test_build_item_not_owned_leaves_the_dict_alone(feature: dict[str, Any]) -> None:
@@ -298,6 +427,123 @@ def test_v2_station_search_equals_the_eager_path(sim_v2: RsServerSimulator) -> N
         found[0].properties["mutated"] = True
         found[0].assets["file"].extra_fields["mutated"] = True
         assert "mutated" not in json.dumps(found.raw), "items share nothing with raw"
+
+
+_V2_ITEM: dict[str, Any] = {
+    "type": "Feature",
+    "stac_version": "1.0.0",
+    "stac_extensions": [FILE_EXT],
+    "id": "S1A_AUX",
+    "geometry": {"type": "Point", "coordinates": [1.0, 2.0]},
+    "bbox": [1.0, 2.0, 1.0, 2.0],
+    "collection": "adgs",
+    "links": [],
+    "properties": {
+        "datetime": "2024-01-01T00:00:00.302Z",
+        "start_datetime": "2024-01-01T00:00:00.302Z",
+        "end_datetime": "2024-01-02T00:00:00Z",
+        "auxip:id": "u1",
+        "tags": ["a", {"b": 1}],
+    },
+    "assets": {
+        "S1A_AUX.zip": {"href": "h1", "file:size": 3, "roles": ["data"]},
+        "S1A_AUX.xml": {"href": "h2", "eviction_datetime": "2024-02-01T00:00:00.5Z"},
+    },
+}
+
+
+def _served_items(sim: RsServerSimulator, features: Any) -> None:
+    from rs_core.testing.simulator import Fault
+
+    body = {"type": "FeatureCollection", "features": features, "links": []}
+    sim.clear_faults()
+    sim.add_fault(
+        Fault(
+            path_regex=r"^/auxip/collections/adgs/items$",
+            kind="status",
+            status=200,
+            body=json.dumps(body).encode(),
+        )
+    )
+
+
+def _search_with(auxip: AuxipClient, explode: Any) -> Any:
+    protocol = auxip._v2_protocol()
+    return protocol.search_items(
+        "adgs", {"limit": "10"}, max_items=None, timeout=10, what="test", explode=explode
+    )
+
+
+def _unmarked(item: Any, collection: str) -> list[dict[str, Any]]:
+    from rs_auxip.protocol_v2 import AdgsProtocolV2
+
+    return AdgsProtocolV2.explode(item, collection)
+
+
+def test_per_asset_files_equal_the_full_explosion(sim_v2: RsServerSimulator) -> None:
+    """An explode marked files_per_asset (AUXIP's) gives the items the unmarked one gives;
+    the files of one item, and a file built twice, share nothing; the items as sent (kept
+    for staging) are left as they were."""
+    from rs_auxip.protocol_v2 import AdgsProtocolV2
+
+    from rs_core.rsserver_v2 import _PER_ASSET
+
+    assert getattr(AdgsProtocolV2.explode, _PER_ASSET, False)
+    second = {**copy.deepcopy(_V2_ITEM), "id": "S1B_AUX", "assets": {"S1B.zip": {"href": "h3"}}}
+    try:
+        with AuxipClient(sim_v2.url, KEY, "tester", http_settings=FAST) as auxip:
+            _served_items(sim_v2, [_V2_ITEM, second])
+            fast = _search_with(auxip, AdgsProtocolV2.explode)
+            slow = _search_with(auxip, _unmarked)
+            assert fast.ids == slow.ids == ["S1A_AUX.zip", "S1A_AUX.xml", "S1B.zip"]
+            again = fast.items.head(3)
+            for one, other in zip(fast, slow, strict=True):
+                same_item(one, other)
+            assert fast[1].assets["file"].extra_fields["eviction_datetime"] == (
+                "2024-02-01T00:00:00.500000Z"
+            )
+            kept = copy.deepcopy(fast.raw["features"])
+            for item in (fast[0], again[0]):
+                item.properties["tags"][1]["b"] = "mutated"
+                item.geometry["coordinates"].append(9)
+                item.assets["file"].roles.append("mutated")
+            assert again[0] is not fast[0], "a file built twice is two items"
+            assert fast[1].properties["tags"] == [
+                "a",
+                {"b": 1},
+            ], "sibling files share nothing"
+            assert fast.raw["features"] == kept == [_V2_ITEM, second]
+            with auxip._v2_state.lock:
+                held = auxip._v2_state.files["S1A_AUX.zip"].feature
+            assert held == _V2_ITEM, "the item kept for staging is as sent"
+    finally:
+        sim_v2.clear_faults()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"properties": {"auxip:id": "u1"}}, "'S1A_AUX.zip' is not a valid STAC item (no date"),
+        ({"properties": "x"}, "is not a valid STAC item ("),
+        ({"assets": {"": {"href": "h"}}}, "'' is not a valid STAC item (no id)"),
+    ],
+)
+def test_per_asset_search_refuses_what_the_full_explosion_refuses(
+    sim_v2: RsServerSimulator, change: dict[str, Any], message: str
+) -> None:
+    from rs_auxip.protocol_v2 import AdgsProtocolV2
+
+    from rs_core.errors import BadResponseError
+
+    try:
+        with AuxipClient(sim_v2.url, KEY, "tester", http_settings=FAST) as auxip:
+            _served_items(sim_v2, [{**copy.deepcopy(_V2_ITEM), **change}])
+            for explode in (AdgsProtocolV2.explode, _unmarked):
+                with pytest.raises(BadResponseError) as caught:
+                    _search_with(auxip, explode)
+                assert message in str(caught.value), explode
+    finally:
+        sim_v2.clear_faults()
 
 
 def test_cadip_sessions_files_share_nothing(sim_v2: RsServerSimulator) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rs_core.rsserver_v2 import StationProtocolV2, asset_files
+from rs_core.rsserver_v2 import StationProtocolV2, asset_files, files_per_asset
 
 __all__ = ["SORTABLE", "STATION_COLLECTION", "AdgsProtocolV2"]
 
@@ -45,6 +45,7 @@ class AdgsProtocolV2(StationProtocolV2):
     service = "auxip"
 
     @staticmethod
+    @files_per_asset
     def explode(item: Mapping[str, Any], collection: str) -> list[dict[str, Any]]:
         """One v1-shaped file feature per asset of a v2 AUXIP item."""
         files = asset_files(item, collection)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rs_core.rsserver_v2 import StationProtocolV2, asset_files
+from rs_core.rsserver_v2 import StationProtocolV2, asset_files, files_per_asset
 
 __all__ = ["SORTABLE", "PripProtocolV2"]
 
@@ -45,6 +45,7 @@ class PripProtocolV2(StationProtocolV2):
     service = "prip"
 
     @staticmethod
+    @files_per_asset
     def explode(item: Mapping[str, Any], collection: str) -> list[dict[str, Any]]:
         """One file-level feature per asset of a PRIP product item."""
         return asset_files(item, collection)
