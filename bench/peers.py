@@ -85,9 +85,11 @@ def official_client() -> Any:
 # -- search at 1k, 10k, 50k ---------------------------------------------------------------
 
 
-def _floor(url: str, key: str, n: int) -> list[Any]:
-    """What the wire gives: every page's features, decoded, nothing else."""
+def _floor(url: str, key: str, n: int, *, keep: bool = True) -> list[Any]:
+    """What the wire gives: every page's features, decoded, nothing else; ``keep=False``:
+    going through the pages one at a time, each let go for the next (their count kept)."""
     features: list[Any] = []
+    seen = 0
     with requests.Session() as http:
         http.headers["x-api-key"] = key
         answer = http.get(
@@ -96,10 +98,13 @@ def _floor(url: str, key: str, n: int) -> list[Any]:
             timeout=60,
         ).json()
         while True:
-            features.extend(answer["features"])
+            seen += len(answer["features"])
+            if keep:
+                features.extend(answer["features"])
             link = next((k for k in answer.get("links", []) if k.get("rel") == "next"), None)
-            if link is None or len(features) >= n:
-                return features[:n]
+            if link is None or seen >= n:
+                return features[:n] if keep else [min(seen, n)]
+            answer = None  # the page is let go before the next arrives
             answer = http.get(link["href"], timeout=60).json()
 
 
@@ -128,6 +133,10 @@ def _search_variants(sim: dict[str, Any], n: int) -> dict[str, Callable[[], Any]
         "ours: ids": ours_ids,
         "ours: held, untouched": lambda: ours.search_stations(
             START, STOP, page_size=PAGE, max_items=n
+        ),
+        "floor, a page at a time": lambda: _floor(url, key, n, keep=False),
+        "ours: iterated": lambda: sum(
+            1 for _ in ours.iter_stations(START, STOP, page_size=PAGE, max_items=n)
         ),
         "pystac-client": lambda: peer.search(
             collections=["adgs"], datetime=INTERVAL, limit=PAGE, max_items=n, method="GET"
@@ -196,6 +205,13 @@ def bench_peers(args: argparse.Namespace, targets: Targets) -> Section:
             ok = ratio(peak, p["floor"]) <= 1.2
             row.target = "<= 1.2x floor"
             row.verdict = targets.check("holding N results <= 1.2x floor memory", row.ratio, ok)
+        if name == "ours: iterated":
+            pages = ratio(peak, p["floor, a page at a time"])
+            row.compare, row.ratio = "floor, a page at a time", f"{pages:.2f}x"
+            row.target = "<= 2 pages' worth"
+            row.verdict = targets.check(
+                "iterating N items <= 2 pages' worth of memory", f"{pages:.2f}x", pages <= 2.0
+            )
         section.rows.append(row)
     lines = []
     for name in times[top]:
@@ -213,6 +229,14 @@ def bench_peers(args: argparse.Namespace, targets: Targets) -> Section:
             "MiB",
         )
     )
+    lines.append(
+        growth(
+            "peak memory, ours iterated",
+            sizes,
+            [peaks[n]["ours: iterated"] / 2**20 for n in sizes],
+            "MiB",
+        )
+    )
     section.extra.append(growth_table(lines))
     section.notes += [
         f"{rounds} rounds, variants interleaved (rotating order), medians; one warm-up call each. "
@@ -222,7 +246,9 @@ def bench_peers(args: argparse.Namespace, targets: Targets) -> Section:
         "`/auxip/collections/adgs/items` (what ours requests); pystac-client and the official "
         "client page through `/auxip/search` (GET, the same server code). ours: items = "
         "`search_stations(...)` then every item touched; ids = `.ids` (no item built); held = "
-        "the result kept, no item touched (memory).",
+        "the result kept, no item touched (memory); iterated = `iter_stations(...)`, each item "
+        "built and let go (a page held at a time), against the floor going through the pages "
+        "one at a time.",
         "Peak memory: tracemalloc's peak of Python allocations during the call, result held.",
         "The official client is rs-client-libraries 0.2 from PyPI, installed without its heavy "
         "extras (see bench/peers.py).",

@@ -489,6 +489,18 @@ def bench_large(args: argparse.Namespace, targets: Targets) -> Section:
         Row("catalog: peak memory iterating pages", mib(main["cat_mem_pages"])),
         Row("catalog: peak memory materialised", mib(main["cat_mem_list"])),
         Row("catalog: peak memory, bare session (one page at a time)", mib(main["cat_mem_floor"])),
+        Row(
+            "catalog: peak memory iterating items, in pages' worth",
+            mib(main["cat_mem_items"]),
+            "bare session, a page at a time",
+            f"{ratio(main['cat_mem_items'], main['cat_mem_floor']):.2f}x",
+            "<= 2 pages' worth",
+            targets.check(
+                "catalog: iterating N items <= 2 pages' worth of memory",
+                f"{ratio(main['cat_mem_items'], main['cat_mem_floor']):.2f}x",
+                main["cat_mem_items"] <= 2 * main["cat_mem_floor"],
+            ),
+        ),
     ]
     if args.scaling:
         sizes = [n // 100, n // 10, n] if not args.quick else [n // 10, n]

@@ -235,7 +235,7 @@ def _migrate_in_place(d: dict[str, Any]) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=1024)
 def _parse_datetime(text: str) -> datetime:
     """pystac's ``str_to_datetime``, cached (answers repeat their timestamps); an aware
     RFC 3339 text takes the standard library's parser (an equal datetime, with

@@ -372,7 +372,7 @@ def _rfc3339_parsed(value: str) -> str:
 _REWRITTEN: dict[str, str] = {}
 """Timestamp texts already rewritten by :func:`_normalise_timestamps` (an item repeats its
 times: ``datetime`` is often ``start_datetime``, ``created`` is ``published``); emptied when
-it holds 4,096."""
+it holds 1,024 (bounded: a search streamed page after page keeps its memory flat)."""
 
 
 def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None:
@@ -385,7 +385,7 @@ def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None
             if _is_timestamp_field(key) and value.strip():
                 text = done.get(value)
                 if text is None:
-                    if len(done) >= 4096:
+                    if len(done) >= 1024:
                         done.clear()
                     text = done[value] = _rfc3339_text(value)
                 fields[key] = text

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import heapq
+import itertools
 import json
 import logging
 import reprlib
@@ -445,6 +447,49 @@ def _asset_names(item: Mapping[str, Any]) -> list[str]:
     return [str(name) for name in assets] if isinstance(assets, Mapping) else []
 
 
+def _results_of(
+    feature: dict[str, Any],
+    collection: str,
+    explode: Explode | None,
+    what: str,
+    room: int | None,
+) -> list[Any]:
+    """The results a search makes of one ``feature`` (at most ``room``): the feature itself,
+    or an :class:`_ExplodedFile` per file ``explode`` makes of it; checked first (a feature no
+    pystac item can be made of is a :class:`~rs_core.BadResponseError` naming it)."""
+    if explode is None:
+        produced: Sequence[Mapping[str, Any]] = [feature]
+    elif getattr(explode, _PER_ASSET, False):
+        # the files' names are the asset keys, their dates the item's: checked once
+        names = _asset_names(feature)
+        problem = feature_problem({**feature, "id": "?"}) if names else ""
+        if problem or "" in names:
+            name = next((n for n in names if not n), names[0] if names else "")
+            raise BadResponseError(
+                f"{what}: feature {name!r} is not a valid STAC item ({problem or 'no id'})"
+            )
+        return [
+            _ExplodedFile(feature, collection, index, name, explode)
+            for index, name in enumerate(names[:room] if room is not None else names)
+        ]
+    else:
+        produced = _exploded(explode, feature, collection, what)
+    if room is not None:
+        produced = produced[:room]
+    for made in produced:
+        problem = feature_problem(made)
+        if problem:
+            raise BadResponseError(
+                f"{what}: feature {made.get('id')!r} is not a valid STAC item ({problem})"
+            )
+    if explode is None:
+        return list(produced)
+    return [
+        _ExplodedFile(feature, collection, index, str(made["id"]), explode)
+        for index, made in enumerate(produced)
+    ]
+
+
 class StationProtocolV2:
     """Build RS-Server v2 requests for one station service and parse its answers.
 
@@ -598,6 +643,9 @@ class StationProtocolV2:
                 return  # a server that links a page to itself: stop rather than loop
             seen.add(key)
             method = str(link.get("method") or "GET").upper()
+            # this page goes before the next one comes (iterating holds one page at a time)
+            del response, answer, features
+            feature = None
             next_url, query = href, {}
             if method != "POST":
                 body = None
@@ -644,46 +692,22 @@ class StationProtocolV2:
         )
         seen: list[tuple[str, str, dict[str, Any]]] = []
         per_asset = getattr(explode, _PER_ASSET, False)
+        room = max_items
         for feature in found:
             consumed += 1
             coll = str(feature.get("collection") or collection)
-            produced: Sequence[Mapping[str, Any]]
-            if explode is None:
-                produced = [feature]
-            elif per_asset:
-                # the files' names are the asset keys, their dates the item's: checked once
-                names = _asset_names(feature)
-                problem = feature_problem({**feature, "id": "?"}) if names else ""
-                if problem or "" in names:
-                    name = next((n for n in names if not n), names[0] if names else "")
-                    raise BadResponseError(
-                        f"{what}: feature {name!r} is not a valid STAC item ({problem or 'no id'})"
-                    )
-                produced = [{"id": name} for name in names]
-            else:
-                produced = _exploded(explode, feature, coll, what)
+            made = _results_of(feature, coll, explode, what, room)
+            features.extend(made)
+            if room is not None:
+                room -= len(made)
             if explode is not None:
                 sources.append(feature)
-            for index, made in enumerate(produced):
-                if max_items is not None and len(features) >= max_items:
-                    break
-                if explode is None or not per_asset:
-                    problem = feature_problem(made)
-                    if problem:
-                        raise BadResponseError(
-                            f"{what}: feature {made.get('id')!r} is not a valid STAC item "
-                            f"({problem})"
-                        )
-                if explode is not None:
-                    name = str(made["id"])
-                    features.append(_ExplodedFile(feature, coll, index, name, explode))
-                    seen.append((name, coll, feature))
-                else:
-                    features.append(made)
-                    assets = feature.get("assets")
-                    for name in assets if isinstance(assets, Mapping) else ():
-                        seen.append((str(name), coll, feature))
-            if max_items is not None and len(features) >= max_items:
+                seen.extend((entry.ident, coll, feature) for entry in cast(Any, made))
+            else:
+                assets = feature.get("assets")
+                for name in assets if isinstance(assets, Mapping) else ():
+                    seen.append((str(name), coll, feature))
+            if room is not None and room <= 0:
                 break  # before the generator fetches another page
         self.state.remember_files(seen)
         found.close()
@@ -705,6 +729,109 @@ class StationProtocolV2:
             clone_items=False,
             raw=functools.partial(_raw_of_items, sources, pages),
         )
+
+    def iter_search(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        *,
+        max_items: int | None,
+        timeout: float | None,
+        what: str,
+        explode: Explode | None = None,
+        collection: str = "",
+        json_body: Mapping[str, Any] | None = None,
+    ) -> Iterator[pystac.Item]:
+        """The results of ``url`` as :meth:`search` makes them, one pystac item after the
+        other: a page is fetched when the previous one is used up, and let go with its items
+        (memory stays at about one page, whatever the number of results). Files found this
+        way are not remembered for staging by name (that would hold every item); staging
+        the items themselves, or names in a later call, works as from a new process.
+        """
+        if max_items is not None and max_items < 1:
+            raise InvalidInputError(f"max_items must be >= 1, got {max_items}")
+        build: Callable[[Any], pystac.Item]
+        if explode is None:
+            build = ItemBuilder(what, copy=False)  # a page's features are this call's own
+        else:
+            fresh = bool(getattr(explode, _PER_ASSET, False))
+            build = _ExplodedBuilder(ItemBuilder(what, fresh=fresh))
+        room = max_items
+        found = self.iter_features(url, params, timeout=timeout, what=what, json_body=json_body)
+        try:
+            for feature in found:
+                coll = str(feature.get("collection") or collection)
+                for entry in _results_of(feature, coll, explode, what, room):
+                    yield build(entry)
+                    if room is not None:
+                        room -= 1
+                        if room <= 0:
+                            return  # before the generator fetches another page
+        finally:
+            found.close()
+
+    def iter_find(
+        self,
+        search: V2Search,
+        *,
+        max_items: int | None,
+        timeout: float | None,
+        what: str,
+        explode: Explode | None = None,
+        by_items: bool = True,
+    ) -> Iterator[pystac.Item]:
+        """:meth:`find`, one pystac item after the other (see :meth:`iter_search`): several
+        collections are merged as their pages come (each sorted by the server, merged by
+        ``sortby`` when given, items without the field last), repeats dropped."""
+        if max_items is not None and max_items < 1:
+            raise InvalidInputError(f"max_items must be >= 1, got {max_items}")
+        run = functools.partial(
+            self.iter_find,
+            max_items=max_items, timeout=timeout, what=what, explode=explode, by_items=by_items,
+        )  # fmt: skip
+        if search.explicit:
+            self.check_collections(search.collections, timeout=timeout, strict=False)
+        if len(search.collections) > 1:
+            parts = [run(search.over([name])) for name in search.collections]
+            yield from itertools.islice(_merged(parts, search.sortby), max_items)
+            return
+        url, params, body = self._route(search, by_items)
+        found = self.iter_search(
+            url, params, json_body=body, max_items=max_items, timeout=timeout, what=what,
+            explode=explode, collection=search.collections[0] if search.collections else "",
+        )  # fmt: skip
+        count = 0
+        try:
+            for item in found:
+                count += 1
+                yield item
+        except HttpError as err:
+            raise self._search_error(search, err, timeout) from err
+        if not search.explicit and count == 0:
+            self.check_collections(search.collections or ("",), timeout=timeout, strict=False)
+
+    def _route(
+        self, search: V2Search, by_items: bool
+    ) -> tuple[str, dict[str, str] | None, dict[str, Any] | None]:
+        """Where ``search`` (of one collection at most) goes: ``(url, query, POST body)``."""
+        if search.post:
+            return f"{self.root}/search", None, search.body()
+        if by_items and search.collections and not search.ids:
+            return self.items_url(search.collections[0]), search.query(collections=False), None
+        return f"{self.root}/search", search.query(), None
+
+    def _search_error(self, search: V2Search, err: HttpError, timeout: float | None) -> RsError:
+        """What a search's HTTP error means: a field the server cannot sort on, a collection
+        it does not have, or the error itself."""
+        if search.sortby and "sortable" in str(err).lower():
+            known = search.sortable or _sortable_in(str(err))
+            return unsortable(search.sortby, known, self.label)
+        if isinstance(err, NotFoundError) and not search.explicit:
+            try:
+                self.check_collections(search.collections, timeout=timeout, strict=False)
+            except UnknownCollectionError as unknown:
+                return unknown
+        return err
 
     def search_items(
         self,
@@ -848,46 +975,26 @@ class StationProtocolV2:
         (RS-Server answers an empty page for a collection it does not have). A ``sortby`` the
         server refuses is :class:`~rs_core.UnsortableFieldError`.
         """
+        run = functools.partial(
+            self.find,
+            max_items=max_items, timeout=timeout, what=what, explode=explode, by_items=by_items,
+        )  # fmt: skip
         if search.explicit:
             self.check_collections(search.collections, timeout=timeout, strict=False)
         if len(search.collections) > 1:
-            parts = [
-                self.find(
-                    search.over([name]),
-                    max_items=max_items,
-                    timeout=timeout,
-                    what=what,
-                    explode=explode,
-                    by_items=by_items,
-                )
-                for name in search.collections
-            ]
+            parts = [run(search.over([name])) for name in search.collections]
             return merge_results(parts, sortby=search.sortby, max_items=max_items)
-        common: dict[str, Any] = {
-            "max_items": max_items,
-            "timeout": timeout,
-            "what": what,
-            "explode": explode,
-            "collection": search.collections[0] if search.collections else "",
-        }
+        url, params, body = self._route(search, by_items)
         try:
-            if search.post:
-                found = self.search(f"{self.root}/search", None, json_body=search.body(), **common)
-            elif by_items and search.collections and not search.ids:
-                url = self.items_url(search.collections[0])
-                found = self.search(url, search.query(collections=False), **common)
-            else:
-                found = self.search(f"{self.root}/search", search.query(), **common)
+            found = self.search(
+                url, params, json_body=body, max_items=max_items, timeout=timeout, what=what,
+                explode=explode, collection=search.collections[0] if search.collections else "",
+            )  # fmt: skip
         except HttpError as err:
-            if search.sortby and "sortable" in str(err).lower():
-                known = search.sortable or _sortable_in(str(err))
-                raise unsortable(search.sortby, known, self.label) from err
-            if isinstance(err, NotFoundError) and not search.explicit:
-                try:
-                    self.check_collections(search.collections, timeout=timeout, strict=False)
-                except UnknownCollectionError as unknown:
-                    raise unknown from err
-            raise
+            meaning = self._search_error(search, err, timeout)
+            if meaning is err:
+                raise
+            raise meaning from err
         if not search.explicit and len(found.items) == 0:
             self.check_collections(search.collections or ("",), timeout=timeout, strict=False)
         return found
@@ -1780,6 +1887,32 @@ def _sort_key(value: Any) -> tuple[int, float, str]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (0, float(value), "")
     return (1, 0.0, str(value))
+
+
+def _merged(parts: Sequence[Iterator[pystac.Item]], sortby: str | None) -> Iterator[pystac.Item]:
+    """The items of several sorted streams as one (see :func:`merge_results`): merged by
+    ``sortby`` (``±field``; items without the field last), else one stream after the other;
+    repeats (same id) dropped."""
+    merged: Iterator[pystac.Item]
+    if sortby:
+        name, descending = sortby.lstrip("+-"), sortby.startswith("-")
+
+        def key(item: pystac.Item) -> tuple[int, tuple[int, float, str]]:
+            value = item.properties.get(name)
+            present = value is not None
+            # descending merges from the largest key: items without the field rank lowest
+            return ((1 if present else 0) if descending else (0 if present else 1)), (
+                _sort_key(value) if present else (0, 0.0, "")
+            )
+
+        merged = heapq.merge(*parts, key=key, reverse=descending)
+    else:
+        merged = itertools.chain.from_iterable(parts)
+    seen: set[str] = set()
+    for item in merged:
+        if item.id not in seen:
+            seen.add(item.id)
+            yield item
 
 
 def merge_results(

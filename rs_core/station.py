@@ -196,6 +196,13 @@ class StationClient(RsClient):
         with generation_noted(version):
             yield version
 
+    @staticmethod
+    def _noted(version: str, items: Iterator[pystac.Item]) -> Iterator[pystac.Item]:
+        """``items``, their errors tagged with the generation ``version`` (a stream's
+        :meth:`_generation`)."""
+        with generation_noted(version):
+            yield from items
+
     def v2_endpoints(self) -> V2Endpoints:
         """Where the v2 station, staging and catalog services are.
 
@@ -609,6 +616,23 @@ class StationClient(RsClient):
         the total. Returns a :class:`pystac.ItemCollection`.
         """
         raise NotImplementedError(f"{type(self).__name__} does not search files")
+
+    def iter_stations(self, *args: Any, **kwargs: Any) -> Iterator[pystac.Item]:
+        """The files of :meth:`search_stations` (same arguments), one pystac item after the
+        other, for searches too large to hold.
+
+        A plugin whose service pages its answers (RS-Server v2 and 1.0: AUXIP, CADIP files,
+        PRIP) fetches a page when the previous one is used up and lets it go with its items,
+        so memory stays at about one page whatever the number of files; bad arguments raise
+        at once, before any request. Files found this way are not remembered for staging by
+        name (staging the items themselves, or the names later, works as from a new process).
+        The default (an RS-Server v1 station answers in one piece) iterates
+        :meth:`search_stations`' result.
+
+        >>> for item in auxip.iter_stations("2024-01-01", "2024-02-01"):  # doctest: +SKIP
+        ...     print(item.id)
+        """
+        return iter(self.search_stations(*args, **kwargs))
 
     def _protocol(self) -> StationProtocolV1:
         """The station's RS-Server v1 protocol object.

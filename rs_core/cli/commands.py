@@ -476,7 +476,10 @@ def cmd_search(args: argparse.Namespace, make_client: MakeClient) -> int:
         start, stop = _when(args.start, "start"), _when(args.stop, "stop", "now")
     options.update(_stac_search_options(args, client))
     options.update(_plugin_search_options(args, client))
-    result = client.search_stations(start, stop, **options)
+    if args.output == "ndjson":  # one line per file as pages come: memory stays at a page
+        result = client.iter_stations(start, stop, **options)
+    else:
+        result = client.search_stations(start, stop, **options)
     count = emit_items(result, args.output, FILE_COLUMNS)
     if args.output == "table" and not args.quiet:
         print(f"{count} file(s) at {client.station_name}", file=sys.stderr)

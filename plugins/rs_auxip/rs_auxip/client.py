@@ -14,9 +14,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rs_auxip.protocol_v1 import AdgsProtocolV1
 from rs_auxip.protocol_v2 import SORTABLE, STATION_COLLECTION, AdgsProtocolV2
@@ -36,6 +36,9 @@ from rs_core.rsserver_v2 import (
     v2_search,
 )
 from rs_core.station import StationClient
+
+if TYPE_CHECKING:
+    import pystac
 
 __all__ = ["ADGS_ENV", "AuxipClient"]
 
@@ -151,6 +154,63 @@ class AuxipClient(StationClient):
         :class:`~rs_core.UnsortableFieldError` for a field it cannot sort on;
         :class:`~rs_core.UnsupportedOperationError` for v2-only arguments on v1.
         """
+        return cast(
+            StationItemCollection,
+            self._search(
+                start_date, stop_date, limit, sortby, timeout, stream=False,
+                max_items=max_items, filter=filter, collection=collection,
+                page_size=page_size, bbox=bbox, intersects=intersects,
+            ),
+        )  # fmt: skip
+
+    def iter_stations(
+        self,
+        start_date: datetime | date | str,
+        stop_date: datetime | date | str,
+        limit: int | None = None,
+        sortby: str | None = None,
+        timeout: float | None = None,
+        *,
+        max_items: int | None = None,
+        filter: str | dict[str, Any] | None = None,
+        collection: str | list[str] | tuple[str, ...] | None = None,
+        page_size: int | None = None,
+        bbox: Any = None,
+        intersects: Any = None,
+    ) -> Iterator[pystac.Item]:
+        """:meth:`search_stations`, one pystac item after the other (see
+        :meth:`rs_core.StationClient.iter_stations`): on v2 a page is fetched when the
+        previous one is used up and let go with its items. Bad arguments raise here, before
+        any request.
+
+        >>> for item in auxip.iter_stations("2024-01-01", "2024-02-01"):  # doctest: +SKIP
+        ...     print(item.id, item.assets["file"].extra_fields["file:size"])
+        """
+        return cast(
+            "Iterator[pystac.Item]",
+            self._search(
+                start_date, stop_date, limit, sortby, timeout, stream=True,
+                max_items=max_items, filter=filter, collection=collection,
+                page_size=page_size, bbox=bbox, intersects=intersects,
+            ),
+        )  # fmt: skip
+
+    def _search(
+        self,
+        start_date: datetime | date | str,
+        stop_date: datetime | date | str,
+        limit: int | None,
+        sortby: str | None,
+        timeout: float | None,
+        *,
+        stream: bool,
+        max_items: int | None,
+        filter: str | dict[str, Any] | None,
+        collection: str | list[str] | tuple[str, ...] | None,
+        page_size: int | None,
+        bbox: Any,
+        intersects: Any,
+    ) -> StationItemCollection | Iterator[pystac.Item]:
         params = search_params(start_date, stop_date, limit, sortby)
         cap = check_max_items(max_items)
         size = check_max_items(page_size)
@@ -176,17 +236,22 @@ class AuxipClient(StationClient):
         with self._generation(timeout) as version:
             if version == V2:
                 protocol = self._v2_protocol()
+                checked = search.check_sortby(self.sortable_fields, "AUXIP")
+                what = "AUXIP file search failed"
+                if stream:
+                    found = protocol.iter_find(
+                        checked, max_items=total, timeout=timeout, what=what,
+                        explode=protocol.explode,
+                    )  # fmt: skip
+                    return self._noted(version, found)
                 return protocol.find(
-                    search.check_sortby(self.sortable_fields, "AUXIP"),
-                    max_items=total,
-                    timeout=timeout,
-                    what="AUXIP file search failed",
-                    explode=protocol.explode,
+                    checked, max_items=total, timeout=timeout, what=what, explode=protocol.explode
                 )
             for name, value in v2_only.items():
                 if value is not None:
                     raise v1_lacks(f"search_stations({name}=...)")
-            return cap_items(self._protocol().search_files(params, timeout=timeout), cap)
+            found_v1 = cap_items(self._protocol().search_files(params, timeout=timeout), cap)
+            return iter(found_v1) if stream else found_v1
 
     def staging(
         self,

@@ -15,9 +15,9 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rs_cadip.protocol_v1 import CadipProtocolV1
 from rs_cadip.protocol_v2 import SORTABLE, CadipProtocolV2, platform_v2, station_collection
@@ -212,6 +212,66 @@ class CadipClient(StationClient):
         intersects: Any = None,
     ) -> StationItemCollection:
         """Same as :meth:`search_stations`, keyword-friendly."""
+        return cast(
+            StationItemCollection,
+            self._files(
+                start_date, stop_date, stream=False, session_id=session_id, limit=limit,
+                sortby=sortby, timeout=timeout, max_items=max_items, filter=filter,
+                page_size=page_size, collection=collection, bbox=bbox, intersects=intersects,
+            ),
+        )  # fmt: skip
+
+    def iter_stations(
+        self,
+        start_date: datetime | date | str | None = None,
+        stop_date: datetime | date | str | None = None,
+        limit: int | None = None,
+        sortby: str | None = None,
+        timeout: float | None = None,
+        *,
+        session_id: str | Iterable[str] | None = None,
+        max_items: int | None = None,
+        filter: str | dict[str, Any] | None = None,
+        page_size: int | None = None,
+        collection: str | list[str] | tuple[str, ...] | None = None,
+        bbox: Any = None,
+        intersects: Any = None,
+    ) -> Iterator[pystac.Item]:
+        """:meth:`search_stations`, one pystac item after the other (see
+        :meth:`rs_core.StationClient.iter_stations`): on v2 a page of sessions is fetched
+        when the files of the previous one are used up, and let go with them. Files sorted by
+        ``sortby`` need every file first: with ``sortby`` this iterates the held result of
+        :meth:`search_stations`. Bad arguments raise here, before any request.
+
+        >>> for item in cadip.iter_stations("2024-01-01", "2024-01-02"):  # doctest: +SKIP
+        ...     print(item.id, item.properties["cadip:session_id"])
+        """
+        return cast(
+            "Iterator[pystac.Item]",
+            self._files(
+                start_date, stop_date, stream=True, session_id=session_id, limit=limit,
+                sortby=sortby, timeout=timeout, max_items=max_items, filter=filter,
+                page_size=page_size, collection=collection, bbox=bbox, intersects=intersects,
+            ),
+        )  # fmt: skip
+
+    def _files(
+        self,
+        start_date: datetime | date | str | None,
+        stop_date: datetime | date | str | None,
+        *,
+        stream: bool,
+        session_id: str | Iterable[str] | None,
+        limit: int | None,
+        sortby: str | None,
+        timeout: float | None,
+        max_items: int | None,
+        filter: str | dict[str, Any] | None,
+        page_size: int | None,
+        collection: str | list[str] | tuple[str, ...] | None,
+        bbox: Any,
+        intersects: Any,
+    ) -> StationItemCollection | Iterator[pystac.Item]:
         has_range = start_date is not None or stop_date is not None
         if has_range and (start_date is None or stop_date is None):
             raise InvalidInputError("give both start_date and stop_date, or neither")
@@ -248,12 +308,16 @@ class CadipClient(StationClient):
         timeout = check_timeout(timeout)
         with self._generation(timeout) as version:
             if version == V2:
-                found = self._search_v2(search, total, timeout=timeout, files=True)
                 sortby = interval.get("sortby")
-                return merge_results([found], sortby=sortby) if sortby else found
+                if stream and not sortby:
+                    return self._noted(version, self._iter_v2(search, total, timeout=timeout))
+                found = self._search_v2(search, total, timeout=timeout, files=True)
+                held = merge_results([found], sortby=sortby) if sortby else found
+                return iter(held) if stream else held
             _refuse_v2_only(filter=filter, collection=collection, bbox=bbox, intersects=intersects)
             params = CadipProtocolV1.file_search_params(interval, sessions)
-            return cap_items(self._protocol().search_files(params, timeout=timeout), cap)
+            found_v1 = cap_items(self._protocol().search_files(params, timeout=timeout), cap)
+            return iter(found_v1) if stream else found_v1
 
     def _v2_request(
         self,
@@ -297,6 +361,20 @@ class CadipClient(StationClient):
             timeout=timeout,
             what=what,
             explode=protocol.explode if files else None,
+        )
+
+    def _iter_v2(
+        self, search: V2Search, total: int | None, *, timeout: float | None
+    ) -> Iterator[pystac.Item]:
+        protocol = self._v2_protocol()
+        if search.ids:
+            search = search.without_sortby()  # a search by ids keeps the server's order
+        return protocol.iter_find(
+            search.check_sortby(self.sortable_fields, protocol.label),
+            max_items=total,
+            timeout=timeout,
+            what=f"{protocol.label} file search failed",
+            explode=protocol.explode,
         )
 
     # -- sessions -------------------------------------------------------------------------

@@ -12,9 +12,9 @@ True
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rs_core.enums import EPlatform
 from rs_core.errors import InvalidInputError, UnsupportedOperationError
@@ -34,6 +34,9 @@ from rs_core.rsserver_v2 import (
 )
 from rs_core.station import StationClient
 from rs_prip.protocol_v2 import SORTABLE, PripProtocolV2
+
+if TYPE_CHECKING:
+    import pystac
 
 __all__ = ["PRIP_ENV", "PripClient"]
 
@@ -165,6 +168,68 @@ class PripClient(StationClient):
         service does not have, :class:`~rs_core.UnsortableFieldError` for a field it cannot
         sort on, and a typed :class:`~rs_core.RsError` for any other failure.
         """
+        return cast(
+            StationItemCollection,
+            self._search(
+                start_date, stop_date, limit, sortby, timeout, stream=False,
+                collection=collection, product_type=product_type, platform=platform,
+                filter=filter, bbox=bbox, intersects=intersects, max_items=max_items,
+                page_size=page_size,
+            ),
+        )  # fmt: skip
+
+    def iter_stations(
+        self,
+        start_date: datetime | date | str,
+        stop_date: datetime | date | str,
+        limit: int | None = None,
+        sortby: str | None = None,
+        timeout: float | None = None,
+        *,
+        collection: str | list[str] | tuple[str, ...] | None = None,
+        product_type: str | None = None,
+        platform: str | None = None,
+        filter: str | dict[str, Any] | None = None,
+        bbox: Any = None,
+        intersects: Any = None,
+        max_items: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[pystac.Item]:
+        """:meth:`search_stations`, one pystac item after the other (see
+        :meth:`rs_core.StationClient.iter_stations`): a page is fetched when the previous one
+        is used up and let go with its items. Bad arguments raise here, before any request.
+
+        >>> for item in prip.iter_stations("2024-06-01", "2024-07-01"):  # doctest: +SKIP
+        ...     print(item.id)
+        """
+        return cast(
+            "Iterator[pystac.Item]",
+            self._search(
+                start_date, stop_date, limit, sortby, timeout, stream=True,
+                collection=collection, product_type=product_type, platform=platform,
+                filter=filter, bbox=bbox, intersects=intersects, max_items=max_items,
+                page_size=page_size,
+            ),
+        )  # fmt: skip
+
+    def _search(
+        self,
+        start_date: datetime | date | str,
+        stop_date: datetime | date | str,
+        limit: int | None,
+        sortby: str | None,
+        timeout: float | None,
+        *,
+        stream: bool,
+        collection: str | list[str] | tuple[str, ...] | None,
+        product_type: str | None,
+        platform: str | None,
+        filter: str | dict[str, Any] | None,
+        bbox: Any,
+        intersects: Any,
+        max_items: int | None,
+        page_size: int | None,
+    ) -> StationItemCollection | Iterator[pystac.Item]:
         params = search_params(start_date, stop_date, limit, sortby)
         names = check_collections_arg(collection)
         clauses = [
@@ -190,11 +255,18 @@ class PripClient(StationClient):
             if version != V2:
                 self._protocol()  # raises: no PRIP on RS-Server v1
             protocol = self._v2_protocol()
+            what = "PRIP product search failed"
+            if stream:
+                found = protocol.iter_find(
+                    search, max_items=total, timeout=timeout, what=what,
+                    explode=protocol.explode, by_items=False,
+                )  # fmt: skip
+                return self._noted(version, found)
             return protocol.find(
                 search,
                 max_items=total,
                 timeout=timeout,
-                what="PRIP product search failed",
+                what=what,
                 explode=protocol.explode,
                 by_items=False,
             )

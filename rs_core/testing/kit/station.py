@@ -421,6 +421,18 @@ class StationContract:
         assert as_dict["type"] == "FeatureCollection"
         assert len(pystac.ItemCollection.from_dict(as_dict)) == len(found)
 
+    def test_iter_stations_equals_the_search(self, kit_target: KitTarget) -> None:
+        """``iter_stations`` (the base class's, or the plugin's streaming one) yields the
+        items ``search_stations`` returns, in the same order, and is an iterator."""
+        self.require(Capability.SEARCH)
+        client = kit_target.client
+        held = [item.to_dict() for item in self.search_all(client)]
+        streamed = client.iter_stations(self.search_start, self.search_stop)
+        assert iter(streamed) is streamed, "iter_stations returns an iterator"
+        assert [item.to_dict() for item in streamed] == held
+        capped = client.iter_stations(self.search_start, self.search_stop, limit=1)
+        assert [item.to_dict() for item in capped] == held[:1]
+
     def test_search_wire_request(self, kit_target: KitTarget) -> None:
         self.require(Capability.SEARCH)
         path = self.path("search_path")
