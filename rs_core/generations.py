@@ -10,7 +10,10 @@ APIs (see ``docs/stations.md``). A station client finds out which one on first u
   ``/cadip``...). A STAC landing page means v2; 404/405 (or anything that is not a STAC
   landing page) means v1. Other failures (network, 401/403, 5xx) raise and are not cached;
 * the answer is cached per (service URL, landing path) in the root client's context, shared
-  by its children, thread-safe: concurrent first calls probe once.
+  by its children, thread-safe: concurrent first calls probe once;
+* a station search of an ``"auto"`` client whose generation is not known yet is sent as a v2
+  search without the probe: its answer tells (a v2 answer: v2 is then known); only when it
+  fails does the client probe, and search again on v1 when the probe says v1.
 
 >>> check_api_version(" V2 ")
 'v2'
@@ -107,6 +110,12 @@ class GenerationCache:
             with self._lock:
                 self._known[key] = found
             return found
+
+    def remember(self, key: str, generation: str) -> None:
+        """Note what an answer told about ``key`` (the probe is then not needed); an answer
+        already known stays."""
+        with self._lock:
+            self._known.setdefault(key, generation)
 
     def forget(self, key: str | None = None) -> None:
         """Drop one cached answer (or all): the next use probes again."""

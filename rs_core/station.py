@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rs_core.client import RsClient
 from rs_core.enums import EDownloadStatus
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
     from rs_core.rsserver_v1 import StationProtocolV1
     from rs_core.rsserver_v2 import StagingJob, StationProtocolV2, V2Endpoints, V2State
+
+T = TypeVar("T")
 
 STAGING_ENV = "RSPY_HOST_STAGING"
 CATALOG_ENV = "RSPY_HOST_CATALOG"
@@ -169,9 +171,9 @@ class StationClient(RsClient):
                 setting,
             )
             return spoken[0]
-        if len(spoken) == 1 or not self.v2_service:
+        landing = self._probe_key()
+        if landing is None:
             return spoken[0]
-        landing = f"{self.service_base()}/{self.v2_service}"
 
         def probe() -> str:
             from rs_core.rsserver_v2 import probe_generation
@@ -181,6 +183,37 @@ class StationClient(RsClient):
             return found
 
         return self._ctx.generations.resolve(landing, probe)
+
+    def _probe_key(self) -> str | None:
+        """The landing page an ``auto`` client probes (the generation cache's key), or
+        ``None`` when the generation needs no probe (a setting, one generation spoken)."""
+        spoken = self.generations()
+        if self.api_version != AUTO or len(spoken) == 1 or not self.v2_service:
+            return None
+        return f"{self.service_base()}/{self.v2_service}"
+
+    def _searched(self, timeout: float | None, run: Callable[[str], T]) -> T:
+        """``run(generation)`` for a search: the station's generation, its errors tagged
+        with it. An ``auto`` client whose generation is not known yet runs the v2 search
+        without probing first: a v2 answer tells the generation (then cached like a probe's).
+        Only when that search fails does it probe: v2, the failure is the search's; v1, the
+        search runs again on v1. ``run`` must have no effect on the server (a search)."""
+        key = self._probe_key()
+        if key is None or self._ctx.generations.get(key) is not None:
+            with self._generation(timeout) as version:
+                return run(version)
+        try:
+            with generation_noted(V2):
+                result = run(V2)
+        except RsError:
+            version = self.server_generation(timeout=timeout)  # the probe decides
+            if version == V2:
+                raise
+            self.logger.debug("%s: a v2 search failed; the probe says %s", key, version)
+            with generation_noted(version):
+                return run(version)
+        self._ctx.generations.remember(key, V2)
+        return result
 
     def _label(self) -> str:
         return (

@@ -66,9 +66,57 @@ def test_probe_once_and_cached_for_the_family(v2: RsServerSimulator) -> None:
     first.search_stations(START, STOP, limit=1)
     second.search_stations(START, STOP, limit=1)
     assert probes(v2) == 1
-    cadip = parent.get_cadip_client("MTI")  # another service: its own probe
-    cadip.search_stations(START, STOP, limit=1)
+    cadip = parent.get_cadip_client("MTI")  # another service: its own generation
+    assert cadip.server_generation() == "v2"
     assert probes(v2, "/cadip") == 1
+
+
+def test_a_first_v2_search_needs_no_probe(v2: RsServerSimulator) -> None:
+    """The first search of an auto client goes as a v2 search: its answer tells the
+    generation, which the family then knows (no probe at all)."""
+    parent = RsClient(v2.url, KEY, "me", http_settings=FAST)
+    first = parent.get_auxip_client()
+    assert len(first.search_stations(START, STOP, limit=2)) == 2
+    parent.get_auxip_client().search_stations(START, STOP, limit=1)
+    assert first.server_generation() == "v2"
+    cadip = parent.get_cadip_client("MTI")
+    cadip.search_sessions(start_date=START, stop_date=STOP)
+    cadip.search_stations(START, STOP, limit=1)
+    assert probes(v2) == 0 and probes(v2, "/cadip") == 0
+    assert [r.path for r in v2.requests][:1] == ["/auxip/collections/adgs/items"]
+
+
+def test_a_first_search_on_v1_probes_after_the_v2_try(
+    v1: RsServerSimulator, v2: RsServerSimulator
+) -> None:
+    """On a v1 server the first search's v2 try fails: the client probes, searches on v1 (the
+    same result as a v1 client's) and knows the generation from then on."""
+    expected = [i.to_dict() for i in auxip(v1, api_version="v1").search_stations(START, STOP)]
+    v1.clear_requests()
+    client = auxip(v1)
+    assert [i.to_dict() for i in client.search_stations(START, STOP)] == expected
+    sent = [r.path for r in v1.requests]
+    assert sent[0] == "/auxip/collections/adgs/items" and sent[-2:] == [
+        "/auxip",
+        "/adgs/aux/search",
+    ]
+    assert len(sent) <= 4, sent  # the v2 try may ask /auxip/collections why it found nothing
+    v1.clear_requests()
+    client.search_stations(START, STOP, limit=1)
+    assert [r.path for r in v1.requests] == ["/adgs/aux/search"]
+    cadip = rs_core.get_station(
+        "cadip", station="CADIP", rs_server_href=v1.url, rs_server_api_key=KEY, http_settings=FAST
+    )
+    sessions = cadip.search_sessions(start_date=START, stop_date=STOP)
+    assert len(sessions) >= 1 and cadip.server_generation() == "v1"
+
+
+def test_a_failing_first_v2_search_is_its_own_error(v2: RsServerSimulator) -> None:
+    """A v2 search that fails for its own reasons fails as it would after a probe."""
+    client = auxip(v2)
+    with pytest.raises(rs_core.UnknownCollectionError):
+        client.search_stations(START, STOP, collection="no_such_collection")
+    assert probes(v2) == 1 and client.server_generation() == "v2"
 
 
 def test_v1_server_detected_as_v1(v1: RsServerSimulator) -> None:
@@ -106,6 +154,13 @@ def test_concurrent_first_calls_probe_once(v2: RsServerSimulator) -> None:
         threading.Thread(target=client.search_stations, args=(START, STOP), kwargs={"limit": 1})
         for _ in range(6)
     ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert probes(v2) == 0, "first searches need no probe"
+    client = auxip(v2)
+    threads = [threading.Thread(target=client.server_generation) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
@@ -246,7 +301,8 @@ def test_next_link_to_another_host_gets_no_key(two_hosts: Any) -> None:
     found = client.search_stations(START, STOP)
     assert [i.id for i in found] == ["A.EOF", "B.EOF"]
     keys = {path.split("?")[0]: key for path, key in seen}
-    assert keys["/auxip"] == KEY and keys["/auxip/collections/adgs/items"] == KEY
+    assert "/auxip" not in keys, "the first search needs no probe"
+    assert keys["/auxip/collections/adgs/items"] == KEY
     assert keys["/elsewhere"] is None, "the key went to a host it was not configured for"
 
 

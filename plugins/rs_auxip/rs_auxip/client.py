@@ -233,7 +233,8 @@ class AuxipClient(StationClient):
             intersects=intersects,
         )
         timeout = check_timeout(timeout)
-        with self._generation(timeout) as version:
+
+        def run(version: str) -> StationItemCollection | Iterator[pystac.Item]:
             if version == V2:
                 protocol = self._v2_protocol()
                 checked = search.check_sortby(self.sortable_fields, "AUXIP")
@@ -252,6 +253,11 @@ class AuxipClient(StationClient):
                     raise v1_lacks(f"search_stations({name}=...)")
             found_v1 = cap_items(self._protocol().search_files(params, timeout=timeout), cap)
             return iter(found_v1) if stream else found_v1
+
+        if stream:  # a stream's first page comes later: the generation is asked first
+            with self._generation(timeout) as version:
+                return run(version)
+        return self._searched(timeout, run)
 
     def staging(
         self,

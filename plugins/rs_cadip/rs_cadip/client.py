@@ -306,9 +306,10 @@ class CadipClient(StationClient):
             intersects=intersects,
         )
         timeout = check_timeout(timeout)
-        with self._generation(timeout) as version:
+        sortby = interval.get("sortby")
+
+        def run(version: str) -> StationItemCollection | Iterator[pystac.Item]:
             if version == V2:
-                sortby = interval.get("sortby")
                 if stream and not sortby:
                     return self._noted(version, self._iter_v2(search, total, timeout=timeout))
                 found = self._search_v2(search, total, timeout=timeout, files=True)
@@ -318,6 +319,11 @@ class CadipClient(StationClient):
             params = CadipProtocolV1.file_search_params(interval, sessions)
             found_v1 = cap_items(self._protocol().search_files(params, timeout=timeout), cap)
             return iter(found_v1) if stream else found_v1
+
+        if stream and not sortby:  # a stream's first page comes later: ask the generation
+            with self._generation(timeout) as version:
+                return run(version)
+        return self._searched(timeout, run)
 
     def _v2_request(
         self,
@@ -448,7 +454,8 @@ class CadipClient(StationClient):
             for clauses in platform_clauses
         ]
         timeout = check_timeout(timeout)
-        with self._generation(timeout) as version:
+
+        def run(version: str) -> StationItemCollection:
             if version == V2:
                 parts = [
                     self._search_v2(search, total, timeout=timeout, files=False)
@@ -458,8 +465,11 @@ class CadipClient(StationClient):
                 return _with_ready(found)
             _refuse_v2_only(filter=filter, collection=collection, bbox=bbox, intersects=intersects)
             params = CadipProtocolV1.session_params(ids, start, stop, plats)
-            found = self._protocol().search_sessions(params, timeout=timeout)
-            return _with_ready(cap_items(found, cap))
+            return _with_ready(
+                cap_items(self._protocol().search_sessions(params, timeout=timeout), cap)
+            )
+
+        return self._searched(timeout, run)
 
     @staticmethod
     def _check_platforms(platforms: Any) -> list[str]:
