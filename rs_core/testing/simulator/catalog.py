@@ -25,7 +25,9 @@ Collections are owned; the public id is ``{owner}:{collection}``. What the simul
 - Paging: ``limit`` (default 10, at most 10,000) and a ``next`` link whose ``token`` is
   ``next:<offset>`` (an opaque string for clients); a POST search's ``next`` link has
   ``"method": "POST"`` and the body to send (``"merge": false``). Items sort by ``datetime``
-  descending then id descending, like pgstac.
+  descending then id descending, like pgstac. A query's sorted selection is kept
+  (:class:`~.selections.SelectionCache`, a few queries, forgotten on every write), so paging
+  through N items costs O(N); a page asked after a write selects again, as before.
 - Filters: ``collections`` (``owner:coll`` or ``owner_coll``), ``ids``, ``datetime`` (instant,
   ``a/b``, open ``..``), ``bbox`` (intersects the item's bbox or geometry's extent) and a CQL2
   subset: ``cql2-json`` with ``and``/``or``/``not``/``=``/``<>``/``<``/``<=``/``>``/``>=``/``in``/
@@ -53,6 +55,7 @@ from urllib.parse import quote, unquote, urlencode
 from .auth import ApiKey
 from .dataset import parse_odata_date
 from .messages import RecordedRequest, Response, detail_response, json_response
+from .selections import SelectionCache
 
 __all__ = ["CONFORMANCE", "Catalog"]
 
@@ -78,6 +81,8 @@ MAX_LIMIT = 10_000
 EXPIRATION = timedelta(days=30)
 GEOJSON = "application/geo+json"
 _S3_HREF = re.compile(r"^s3://([^/]+)/(.+)$")
+_Match = tuple[float, str, str, str, dict[str, Any]]
+"""One item a search matched: (sort time, id, owner, collection, stored item)."""
 
 
 class _BadRequest(Exception):
@@ -395,6 +400,9 @@ class Catalog:
         self._lock = threading.RLock()
         self._collections: dict[tuple[str, str], dict[str, Any]] = {}
         self._items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.selections: SelectionCache[_Match] = SelectionCache()
+        """The sorted search selections kept per query, dropped on every write
+        (``selections.size = 0``: select per page)."""
 
     def collection_count(self) -> int:
         """How many collections exist."""
@@ -406,6 +414,7 @@ class Catalog:
         with self._lock:
             self._collections.clear()
             self._items.clear()
+            self.selections.changed()
 
     # -- links and public shapes ----------------------------------------------------------
 
@@ -438,7 +447,7 @@ class Catalog:
     def _public_item(
         self, owner: str, coll: str, item: dict[str, Any], in_search: bool
     ) -> dict[str, Any]:
-        result = copy.deepcopy(item)
+        result = dict(item)  # serialised at once: the nested values are shared, never changed
         result["collection"] = f"{owner}_{coll}" if in_search else coll
         href = self._collection_href(owner, coll)
         result["links"] = [
@@ -666,6 +675,7 @@ class Catalog:
         stored.setdefault("links", [])
         self._collections[key] = stored
         self._items[key] = {}
+        self.selections.changed()
         return json_response(201, self._public_collection(owner, key[1], listed=False))
 
     def _collection(
@@ -683,6 +693,7 @@ class Catalog:
         if request.method == "DELETE":
             del self._collections[key]
             self._items.pop(key, None)
+            self.selections.changed()
             return json_response(200, {"deleted collection": coll})
         body = self._body(request)
         errors = _check_collection(body)
@@ -698,6 +709,7 @@ class Catalog:
         stored.setdefault("stac_version", "1.0.0")
         stored.setdefault("links", [])
         self._collections[key] = stored
+        self.selections.changed()
         return json_response(200, self._public_collection(owner, coll, listed=False))
 
     # -- items ----------------------------------------------------------------------------
@@ -810,6 +822,7 @@ class Catalog:
             )
         item = self._prepare_item(body, owner, coll, None)
         items[item["id"]] = item
+        self.selections.changed()
         return json_response(201, self._public_item(owner, coll, item, in_search=False), GEOJSON)
 
     def _bulk_items(
@@ -847,6 +860,7 @@ class Catalog:
                 )
             prepared[item_id] = self._prepare_item(item, owner, coll, items.get(item_id))
         items.update(prepared)
+        self.selections.changed()
         return json_response(200, f"Successfully added {len(prepared)} items.")
 
     def _item(
@@ -872,6 +886,7 @@ class Catalog:
             return json_response(200, self._public_item(owner, coll, current, False), GEOJSON)
         if request.method == "DELETE":
             del items[item_id]
+            self.selections.changed()
             return json_response(200, {"deleted item": item_id})
         body = self._body(request)
         errors = _check_item(body)
@@ -885,6 +900,7 @@ class Catalog:
             )
         item = self._prepare_item(body, owner, coll, current)
         items[item_id] = item
+        self.selections.changed()
         return json_response(200, self._public_item(owner, coll, item, False), GEOJSON)
 
     # -- search and paging ----------------------------------------------------------------
@@ -968,35 +984,20 @@ class Catalog:
             cql = _text_to_json(cql) if lang == "cql2-text" else _parse_json_text(cql)
         elif not cql:
             cql = None
-
-        matched: list[tuple[float, str, str, str, dict[str, Any]]] = []
-        for owner, coll in keys:
-            for item in self._items.get((owner, coll), {}).values():
-                if id_set is not None and item["id"] not in id_set:
-                    continue
-                if interval is not None:
-                    span = _item_interval(item)
-                    low, high = interval
-                    if (
-                        span is None
-                        or (low is not None and span[1] < low)
-                        or (high is not None and span[0] > high)
-                    ):
-                        continue
-                if bbox is not None:
-                    extent = _item_bbox(item)
-                    if extent is None or not (
-                        extent[0] <= bbox[2]
-                        and extent[2] >= bbox[0]
-                        and extent[1] <= bbox[3]
-                        and extent[3] >= bbox[1]
-                    ):
-                        continue
-                if cql is not None and not _evaluate(cql, item, owner, coll):
-                    continue
-                span = _item_interval(item)
-                matched.append((span[0] if span else float("-inf"), item["id"], owner, coll, item))
-        matched.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        try:  # the query, as the selection reads it (the page position and limit are not in it)
+            cql_key = None if cql is None else json.dumps(cql, sort_keys=True)
+        except (TypeError, ValueError):
+            cql_key = repr(cql)
+        query_key = (
+            tuple(keys),
+            interval,
+            bbox,
+            None if id_set is None else frozenset(id_set),
+            cql_key,
+        )
+        matched = self.selections.get(
+            query_key, lambda: self._select(keys, interval, bbox, id_set, cql)
+        )
         page = matched[offset : offset + limit]
         features = [self._public_item(o, c, it, in_search) for _t, _i, o, c, it in page]
         links: list[dict[str, Any]] = [
@@ -1043,6 +1044,45 @@ class Catalog:
             },
             GEOJSON,
         )
+
+    def _select(
+        self,
+        keys: list[tuple[str, str]],
+        interval: tuple[float | None, float | None] | None,
+        bbox: tuple[float, float, float, float] | None,
+        id_set: set[str] | None,
+        cql: Any,
+    ) -> list[_Match]:
+        """Every item of ``keys`` matching, sorted like pgstac (datetime, then id, descending)."""
+        matched: list[_Match] = []
+        for owner, coll in keys:
+            for item in self._items.get((owner, coll), {}).values():
+                if id_set is not None and item["id"] not in id_set:
+                    continue
+                if interval is not None:
+                    span = _item_interval(item)
+                    low, high = interval
+                    if (
+                        span is None
+                        or (low is not None and span[1] < low)
+                        or (high is not None and span[0] > high)
+                    ):
+                        continue
+                if bbox is not None:
+                    extent = _item_bbox(item)
+                    if extent is None or not (
+                        extent[0] <= bbox[2]
+                        and extent[2] >= bbox[0]
+                        and extent[1] <= bbox[3]
+                        and extent[3] >= bbox[1]
+                    ):
+                        continue
+                if cql is not None and not _evaluate(cql, item, owner, coll):
+                    continue
+                span = _item_interval(item)
+                matched.append((span[0] if span else float("-inf"), item["id"], owner, coll, item))
+        matched.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        return matched
 
 
 def _parse_json_text(text: str) -> Any:
