@@ -20,6 +20,8 @@ from rs_auxip.fake import auxip_item
 
 from rs_core.testing.kit.catalog import make_collection
 from rs_core.testing.simulator import ApiKey, Dataset, RsServerSimulator, StacService
+from rs_core.testing.simulator import catalog as catalog_module
+from rs_core.testing.simulator.messages import dumps
 from rs_core.testing.simulator.selections import DEFAULT_SIZE, SelectionCache
 
 N_PRODUCTS = 3000
@@ -320,6 +322,49 @@ def test_catalog_pages_against_an_independent_selection(
     )
     assert [f["id"] for f in features] == [item["id"] for item in expected]
     assert features[0]["collection"] == "big" and features[0]["properties"]["owner"] == OWNER
+
+
+def test_catalog_pages_are_the_answers_serialised_whole(
+    catalog_sim: RsServerSimulator, cat_http: requests.Session
+) -> None:
+    """Items are serialised once (a template per stored item): every page is byte for byte
+    ``dumps`` of the answer made of the public items, as before; odd items too."""
+    cat = f"{catalog_sim.url}/catalog"
+    odd = [
+        {k: v for k, v in _item(90000).items() if k != "collection"},  # collection added last
+        {"links": [], **_item(90001), "properties": {"datetime": "2030-01-01T00:00:00Z",
+         "title": "Ünïcode ✓ \"quoted\"", "ratio": 0.1, "big": 10**20, "none": None}},
+    ]  # fmt: skip
+    for body in odd:
+        assert cat_http.post(f"{cat}/collections/{OWNER}:big/items", json=body).status_code == 201
+    cat_http.put(f"{cat}/collections/{OWNER}:big/items/item-000005", json=_item(5))  # replaced
+    catalog = catalog_sim.catalog
+    stored = catalog._items[OWNER, "big"]
+    for path, in_search in (("/collections/alice:big/items", False), ("/search", True)):
+        for page in page_through(cat_http, cat + path, {"limit": 700}):
+            answer = json.loads(page)
+            features = [
+                catalog._public_item(OWNER, "big", stored[f["id"]], in_search)
+                for f in answer["features"]
+            ]
+            assert page == dumps({**answer, "features": features})
+            assert all(list(f) == list(stored[f["id"]]) for f in answer["features"])
+    assert list(stored["item-090000"])[-1] == "collection"
+
+
+def test_catalog_an_item_holding_a_hole_mark_is_serialised_whole(
+    catalog_sim: RsServerSimulator, cat_http: requests.Session
+) -> None:
+    body = _item(90002)
+    body["properties"]["title"] = catalog_module._MARKS["links"]  # what no item should hold
+    cat = f"{catalog_sim.url}/catalog"
+    assert cat_http.post(f"{cat}/collections/{OWNER}:big/items", json=body).status_code == 201
+    stored = catalog_sim.catalog._items[OWNER, "big"]["item-090002"]
+    assert catalog_module._template(stored) is None
+    page = cat_http.get(f"{cat}/search", params={"ids": "item-090002"}).content
+    answer = json.loads(page)
+    public = catalog_sim.catalog._public_item(OWNER, "big", stored, True)
+    assert answer["features"] == [public] and page == dumps({**answer, "features": [public]})
 
 
 def test_catalog_writes_are_seen_by_the_next_request(
