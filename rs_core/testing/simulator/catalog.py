@@ -25,7 +25,11 @@ Collections are owned; the public id is ``{owner}:{collection}``. What the simul
 - Paging: ``limit`` (default 10, at most 10,000) and a ``next`` link whose ``token`` is
   ``next:<offset>`` (an opaque string for clients); a POST search's ``next`` link has
   ``"method": "POST"`` and the body to send (``"merge": false``). Items sort by ``datetime``
-  descending then id descending, like pgstac.
+  descending then id descending, like pgstac. A query's sorted selection is kept
+  (:class:`~.selections.SelectionCache`, a few queries, forgotten on every write), so paging
+  through N items costs O(N); a page asked after a write selects again, as before. Each stored
+  item is serialised once, on first use (its ``collection`` and ``links`` left as holes a page
+  fills): a page is a join of bytes.
 - Filters: ``collections`` (``owner:coll`` or ``owner_coll``), ``ids``, ``datetime`` (instant,
   ``a/b``, open ``..``), ``bbox`` (intersects the item's bbox or geometry's extent) and a CQL2
   subset: ``cql2-json`` with ``and``/``or``/``not``/``=``/``<>``/``<``/``<=``/``>``/``>=``/``in``/
@@ -45,14 +49,16 @@ import copy
 import json
 import re
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from .auth import ApiKey
 from .dataset import parse_odata_date
-from .messages import RecordedRequest, Response, detail_response, json_response
+from .messages import RecordedRequest, Response, detail_response, dumps, json_response
+from .selections import SelectionCache
 
 __all__ = ["CONFORMANCE", "Catalog"]
 
@@ -78,6 +84,15 @@ MAX_LIMIT = 10_000
 EXPIRATION = timedelta(days=30)
 GEOJSON = "application/geo+json"
 _S3_HREF = re.compile(r"^s3://([^/]+)/(.+)$")
+_Match = tuple[float, str, str, str, dict[str, Any]]
+"""One item a search matched: (sort time, id, owner, collection, stored item)."""
+_Chunks = list[bytes | str]
+"""A stored item serialised: JSON bytes, and the names of the holes (``collection``,
+``links``) a public item fills."""
+_HOLES = ("collection", "links")
+_MARKS = {name: f"\x00rs-simulator-hole:{name}:{uuid.uuid4()}\x00" for name in _HOLES}
+_MARK_BYTES = {name: dumps(mark) for name, mark in _MARKS.items()}
+_Fills = tuple[bytes, bytes, bool]
 
 
 class _BadRequest(Exception):
@@ -382,6 +397,39 @@ def _evaluate(node: Any, item: dict[str, Any], owner: str, coll: str) -> bool:
     return _compare(op, _value(args[0], item, owner, coll), _value(args[1], item, owner, coll))
 
 
+def _item_links(href: str, root: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """A public item's links (``href``: its collection's)."""
+    return [
+        {"rel": "collection", "type": "application/json", "href": href},
+        {"rel": "parent", "type": "application/json", "href": href},
+        {"rel": "root", "type": "application/json", "href": f"{root}/"},
+        {
+            "rel": "self",
+            "type": GEOJSON,
+            "href": f"{href}/items/{quote(str(item['id']), safe='')}",
+        },
+    ]
+
+
+def _template(item: dict[str, Any]) -> _Chunks | None:
+    """``item`` serialised as :func:`~.messages.dumps` would, but for the values of its
+    ``collection`` and ``links`` (holes, marked by strings no item holds: when one does, or a
+    hole is missing, None)."""
+    if not all(name in item for name in _HOLES):
+        return None
+    text = dumps({**item, **_MARKS})
+    found = sorted((text.find(mark), name, mark) for name, mark in _MARK_BYTES.items())
+    if any(text.count(mark) != 1 for mark in _MARK_BYTES.values()):
+        return None
+    chunks: _Chunks = []
+    start = 0
+    for position, name, mark in found:
+        chunks += [text[start:position], name]
+        start = position + len(mark)
+    chunks.append(text[start:])
+    return chunks
+
+
 class Catalog:
     """The catalog's state and routes (see the module docstring for the behaviour)."""
 
@@ -395,6 +443,10 @@ class Catalog:
         self._lock = threading.RLock()
         self._collections: dict[tuple[str, str], dict[str, Any]] = {}
         self._items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.selections: SelectionCache[_Match] = SelectionCache()
+        """The sorted search selections kept per query, dropped on every write
+        (``selections.size = 0``: select per page)."""
+        self._templates: dict[tuple[str, str, str], tuple[dict[str, Any], _Chunks | None]] = {}
 
     def collection_count(self) -> int:
         """How many collections exist."""
@@ -406,6 +458,8 @@ class Catalog:
         with self._lock:
             self._collections.clear()
             self._items.clear()
+            self._templates.clear()
+            self.selections.changed()
 
     # -- links and public shapes ----------------------------------------------------------
 
@@ -438,20 +492,40 @@ class Catalog:
     def _public_item(
         self, owner: str, coll: str, item: dict[str, Any], in_search: bool
     ) -> dict[str, Any]:
-        result = copy.deepcopy(item)
+        result = dict(item)  # serialised at once: the nested values are shared, never changed
         result["collection"] = f"{owner}_{coll}" if in_search else coll
-        href = self._collection_href(owner, coll)
-        result["links"] = [
-            {"rel": "collection", "type": "application/json", "href": href},
-            {"rel": "parent", "type": "application/json", "href": href},
-            {"rel": "root", "type": "application/json", "href": f"{self._root()}/"},
-            {
-                "rel": "self",
-                "type": GEOJSON,
-                "href": f"{href}/items/{quote(str(item['id']), safe='')}",
-            },
-        ]
+        result["links"] = _item_links(self._collection_href(owner, coll), self._root(), item)
         return result
+
+    def _public_item_bytes(
+        self, key: tuple[str, str], item: dict[str, Any], fills: _Fills
+    ) -> bytes:
+        """``dumps(self._public_item(...))`` from the item's serialised template (made on
+        first use, again when the stored item is replaced); ``fills``: :meth:`_fills`."""
+        item_key = (*key, str(item["id"]))
+        kept = self._templates.get(item_key)
+        if kept is None or kept[0] is not item:
+            kept = self._templates[item_key] = (item, _template(item))
+        chunks = kept[1]
+        if chunks is None:
+            return dumps(self._public_item(*key, item, fills[2]))
+        links = fills[1] + quote(str(item["id"]), safe="").encode() + b'"}]'
+        return b"".join(
+            c if isinstance(c, bytes) else fills[0] if c == "collection" else links for c in chunks
+        )
+
+    def _fills(self, key: tuple[str, str], in_search: bool) -> _Fills:
+        """What fills the holes of ``key``'s items: the ``collection`` value's JSON, the
+        ``links`` JSON up to the item's quoted id in the last href, ``in_search``."""
+        owner, coll = key
+        href = self._collection_href(owner, coll)
+        links = dumps(_item_links(href, self._root(), {"id": ""}))  # ends with '/items/"}]'
+        collection = dumps(f"{owner}_{coll}" if in_search else coll)
+        return collection, links[: -len(b'"}]')], in_search
+
+    def _forget_templates(self, key: tuple[str, str], item_ids: Iterable[str]) -> None:
+        for item_id in list(item_ids):
+            self._templates.pop((*key, item_id), None)
 
     # -- routing --------------------------------------------------------------------------
 
@@ -666,6 +740,7 @@ class Catalog:
         stored.setdefault("links", [])
         self._collections[key] = stored
         self._items[key] = {}
+        self.selections.changed()
         return json_response(201, self._public_collection(owner, key[1], listed=False))
 
     def _collection(
@@ -682,7 +757,8 @@ class Catalog:
             return json_response(200, self._public_collection(owner, coll, listed=False))
         if request.method == "DELETE":
             del self._collections[key]
-            self._items.pop(key, None)
+            self._forget_templates(key, self._items.pop(key, {}))
+            self.selections.changed()
             return json_response(200, {"deleted collection": coll})
         body = self._body(request)
         errors = _check_collection(body)
@@ -698,6 +774,7 @@ class Catalog:
         stored.setdefault("stac_version", "1.0.0")
         stored.setdefault("links", [])
         self._collections[key] = stored
+        self.selections.changed()
         return json_response(200, self._public_collection(owner, coll, listed=False))
 
     # -- items ----------------------------------------------------------------------------
@@ -810,6 +887,7 @@ class Catalog:
             )
         item = self._prepare_item(body, owner, coll, None)
         items[item["id"]] = item
+        self.selections.changed()
         return json_response(201, self._public_item(owner, coll, item, in_search=False), GEOJSON)
 
     def _bulk_items(
@@ -847,6 +925,7 @@ class Catalog:
                 )
             prepared[item_id] = self._prepare_item(item, owner, coll, items.get(item_id))
         items.update(prepared)
+        self.selections.changed()
         return json_response(200, f"Successfully added {len(prepared)} items.")
 
     def _item(
@@ -872,6 +951,8 @@ class Catalog:
             return json_response(200, self._public_item(owner, coll, current, False), GEOJSON)
         if request.method == "DELETE":
             del items[item_id]
+            self._forget_templates(key, [item_id])
+            self.selections.changed()
             return json_response(200, {"deleted item": item_id})
         body = self._body(request)
         errors = _check_item(body)
@@ -885,6 +966,7 @@ class Catalog:
             )
         item = self._prepare_item(body, owner, coll, current)
         items[item_id] = item
+        self.selections.changed()
         return json_response(200, self._public_item(owner, coll, item, False), GEOJSON)
 
     # -- search and paging ----------------------------------------------------------------
@@ -968,37 +1050,23 @@ class Catalog:
             cql = _text_to_json(cql) if lang == "cql2-text" else _parse_json_text(cql)
         elif not cql:
             cql = None
-
-        matched: list[tuple[float, str, str, str, dict[str, Any]]] = []
-        for owner, coll in keys:
-            for item in self._items.get((owner, coll), {}).values():
-                if id_set is not None and item["id"] not in id_set:
-                    continue
-                if interval is not None:
-                    span = _item_interval(item)
-                    low, high = interval
-                    if (
-                        span is None
-                        or (low is not None and span[1] < low)
-                        or (high is not None and span[0] > high)
-                    ):
-                        continue
-                if bbox is not None:
-                    extent = _item_bbox(item)
-                    if extent is None or not (
-                        extent[0] <= bbox[2]
-                        and extent[2] >= bbox[0]
-                        and extent[1] <= bbox[3]
-                        and extent[3] >= bbox[1]
-                    ):
-                        continue
-                if cql is not None and not _evaluate(cql, item, owner, coll):
-                    continue
-                span = _item_interval(item)
-                matched.append((span[0] if span else float("-inf"), item["id"], owner, coll, item))
-        matched.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        try:  # the query, as the selection reads it (the page position and limit are not in it)
+            cql_key = None if cql is None else json.dumps(cql, sort_keys=True)
+        except (TypeError, ValueError):
+            cql_key = repr(cql)
+        query_key = (
+            tuple(keys),
+            interval,
+            bbox,
+            None if id_set is None else frozenset(id_set),
+            cql_key,
+        )
+        matched = self.selections.get(
+            query_key, lambda: self._select(keys, interval, bbox, id_set, cql)
+        )
         page = matched[offset : offset + limit]
-        features = [self._public_item(o, c, it, in_search) for _t, _i, o, c, it in page]
+        fills = {key: self._fills(key, in_search) for key in {(o, c) for _t, _i, o, c, _ in page}}
+        features = [self._public_item_bytes((o, c), it, fills[o, c]) for _t, _i, o, c, it in page]
         links: list[dict[str, Any]] = [
             {"rel": "root", "type": "application/json", "href": f"{self._root()}/"},
             *extra_links,
@@ -1031,18 +1099,55 @@ class Catalog:
                         "href": f"{self_href}?{urlencode({**query, 'token': next_token})}",
                     }
                 )
-        return json_response(
-            200,
+        rest = dumps(  # = dumps of the whole answer, its features serialised item by item
             {
-                "type": "FeatureCollection",
-                "features": features,
                 "links": links,
                 "numberMatched": len(matched),
                 "numberReturned": len(features),
                 "context": {"limit": limit, "returned": len(features), "matched": len(matched)},
-            },
-            GEOJSON,
+            }
         )
+        body = b'{"type":"FeatureCollection","features":[' + b",".join(features) + b"]," + rest[1:]
+        return Response(200, body, GEOJSON)
+
+    def _select(
+        self,
+        keys: list[tuple[str, str]],
+        interval: tuple[float | None, float | None] | None,
+        bbox: tuple[float, float, float, float] | None,
+        id_set: set[str] | None,
+        cql: Any,
+    ) -> list[_Match]:
+        """Every item of ``keys`` matching, sorted like pgstac (datetime, then id, descending)."""
+        matched: list[_Match] = []
+        for owner, coll in keys:
+            for item in self._items.get((owner, coll), {}).values():
+                if id_set is not None and item["id"] not in id_set:
+                    continue
+                if interval is not None:
+                    span = _item_interval(item)
+                    low, high = interval
+                    if (
+                        span is None
+                        or (low is not None and span[1] < low)
+                        or (high is not None and span[0] > high)
+                    ):
+                        continue
+                if bbox is not None:
+                    extent = _item_bbox(item)
+                    if extent is None or not (
+                        extent[0] <= bbox[2]
+                        and extent[2] >= bbox[0]
+                        and extent[1] <= bbox[3]
+                        and extent[3] >= bbox[1]
+                    ):
+                        continue
+                if cql is not None and not _evaluate(cql, item, owner, coll):
+                    continue
+                span = _item_interval(item)
+                matched.append((span[0] if span else float("-inf"), item["id"], owner, coll, item))
+        matched.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+        return matched
 
 
 def _parse_json_text(text: str) -> Any:

@@ -44,7 +44,7 @@ from .messages import (
 )
 from .stations import StagingJobs
 from .v2_staging import StagingProcesses
-from .v2_stations import V2Stations
+from .v2_stations import StacService, V2Stations
 
 __all__ = ["LocalHttpService", "RouteHandler", "RsServerSimulator", "serve"]
 
@@ -530,6 +530,19 @@ class RsServerSimulator(LocalHttpService):
     def staging_state(self, name: str) -> dict[str, Any] | None:
         """The status object of ``name`` (plus ``service``, ``local``, ``obs``), or None."""
         return self.staging.state(name)
+
+    def stac_service(self, service: str) -> StacService:
+        """The STAC station service served at ``/<service>`` (v2), e.g. to add products to it
+        (:meth:`StacService.add_items`) or look at its kept selections; ``LookupError`` when
+        this simulator serves no such service."""
+        found = self._v2.services.get(service) if self._v2 is not None else None
+        if found is None:
+            served = sorted(self._v2.services) if self._v2 is not None else []
+            raise LookupError(
+                f"no STAC service {service!r} (api_version={self.api_version!r}; "
+                f"served: {', '.join(served) or 'none'})"
+            )
+        return found
 
     # -- extension point ------------------------------------------------------------------
 

@@ -389,17 +389,24 @@ class StagingProcesses:
         with self.catalog._lock:
             if key not in self.catalog._collections:
                 raise RuntimeError(f"collection {job.collection!r} disappeared")
-            for feature in job.items:
-                body = copy.deepcopy(feature)
-                body["assets"] = {
-                    name: {
-                        **{k: v for k, v in asset.items() if k != "href"},
-                        "href": f"s3://{S3_BUCKET}/stations/{job.owner}/{job.collection}/{name}",
-                    }
-                    for name, asset in (body.get("assets") or {}).items()
+            try:
+                self._store(job, key)
+            finally:
+                self.catalog.selections.changed()
+
+    def _store(self, job: Job, key: tuple[str, str]) -> None:
+        """Write the job's items into the catalog (the caller holds the catalog's lock)."""
+        for feature in job.items:
+            body = copy.deepcopy(feature)
+            body["assets"] = {
+                name: {
+                    **{k: v for k, v in asset.items() if k != "href"},
+                    "href": f"s3://{S3_BUCKET}/stations/{job.owner}/{job.collection}/{name}",
                 }
-                body["collection"] = job.collection
-                body.pop("links", None)
-                previous = self.catalog._items[key].get(str(body["id"]))
-                item = self.catalog._prepare_item(body, job.owner, job.collection, previous)
-                self.catalog._items[key][str(body["id"])] = item
+                for name, asset in (body.get("assets") or {}).items()
+            }
+            body["collection"] = job.collection
+            body.pop("links", None)
+            previous = self.catalog._items[key].get(str(body["id"]))
+            item = self.catalog._prepare_item(body, job.owner, job.collection, previous)
+            self.catalog._items[key][str(body["id"])] = item

@@ -27,8 +27,10 @@ plus the new token (a recorded 0.2 quirk: a ``page=2`` request's link keeps ``pa
 links carry the body.
 
 Performance: each item is serialised once, with ``{{sim}}`` / ``{{coll}}`` placeholders for
-the simulator URL and the collection id; a page is a ``bisect`` plus a slice, a join and two
-``bytes.replace``.
+the simulator URL and the collection id; a query's sorted selection is kept
+(:class:`~.selections.SelectionCache`, a few queries, dropped by :meth:`StacService.add_items`),
+so a page is a slice of it, a join and two ``bytes.replace`` per item: paging through N items
+is O(N).
 
 Example:
     >>> item = V2Item("a", stac_item("things", "a", {"created": "2024-01-01T00:00:00Z",
@@ -55,6 +57,7 @@ from .cql2 import parse as parse_cql2
 from .dataset import parse_odata_date
 from .fakes import check_dataset
 from .messages import RecordedRequest, Response, dumps, json_response, validation_error
+from .selections import SelectionCache
 
 __all__ = [
     "COLL",
@@ -485,6 +488,8 @@ class StacService:
         self._collections = list(collections)
         self._by_id = {c.id: c for c in self._collections}
         self._index = _Index(list(items))
+        self.selections: SelectionCache[tuple[V2Item, StacCollection]] = SelectionCache()
+        """The sorted selections kept per query (``selections.size = 0``: select per page)."""
         self._queryables = dict(queryables or {})
         self._collection_queryables = collection_queryables
         self._role = role
@@ -510,6 +515,13 @@ class StacService:
     def find(self, item_id: str) -> V2Item | None:
         """The item ``item_id``, or None."""
         return self._index.by_id.get(item_id)
+
+    def add_items(self, items: Iterable[V2Item]) -> None:
+        """Serve ``items`` too, from the next request on: products arriving at the station
+        (for a test of a client that polls for new data). Give them new ids and ``order``
+        values after the served ones (the station order ``sortby`` ties fall back on)."""
+        self._index = _Index([*self._index.items, *items])
+        self.selections.changed()
 
     # -- routing --------------------------------------------------------------------------
 
@@ -661,8 +673,47 @@ class StacService:
         ids: Sequence[str],
         sortby: str,
         bbox: Sequence[float] | None = None,
+    ) -> Sequence[tuple[V2Item, StacCollection]]:
+        """Every matching item (with the first of ``colls`` holding it), sorted.
+
+        Kept per query in :attr:`selections` (the page position and limit are not part of
+        the query): paging through N items selects once, not once per page. Read-only: slice
+        it.
+        """
+        field, descending = _sort_spec(sortby)
+        if self._sortable is not None and field not in self._sortable:
+            raise _Problem(code_response(404, "NotFound", f"Field {field!r} is not sortable"))
+        key = (
+            tuple(c.id for c in colls),
+            interval,
+            None if node is None else repr(node),
+            tuple(ids),
+            (field, descending),
+            None if bbox is None else tuple(bbox),
+        )
+
+        def compute() -> list[tuple[V2Item, StacCollection]]:
+            found = self._matching(colls, interval, node, ids, bbox)
+            if field in ("created", "published") and not ids:
+                if descending:
+                    found.reverse()
+                return found
+            found.sort(key=lambda pair: pair[0].order)
+            found.sort(key=lambda pair: pair[0].sort_value(field), reverse=descending)
+            return found
+
+        return self.selections.get(key, compute)
+
+    def _matching(
+        self,
+        colls: Sequence[StacCollection],
+        interval: tuple[float, float] | None,
+        node: Node | None,
+        ids: Sequence[str],
+        bbox: Sequence[float] | None,
     ) -> list[tuple[V2Item, StacCollection]]:
-        """Every matching item (with the first of ``colls`` holding it), sorted."""
+        """The items matching (with the first of ``colls`` holding each): in publication
+        order, or for ``ids``, in their order."""
         index = self._index
         if ids:
             candidates = [index.by_id[i] for i in dict.fromkeys(ids) if i in index.by_id]
@@ -673,8 +724,9 @@ class StacService:
         else:
             candidates = index.items
         found: list[tuple[V2Item, StacCollection]] = []
+        first = colls[0] if colls and colls[0].member is None else None  # holds every item
         for item in candidates:
-            holder = next((c for c in colls if c.accepts(item)), None)
+            holder = first or next((c for c in colls if c.accepts(item)), None)
             if holder is None or (node is not None and not matches(node, item.values)):
                 continue
             if bbox is not None:
@@ -682,15 +734,6 @@ class StacService:
                 if own is None or not _overlaps(own, bbox):
                     continue
             found.append((item, holder))
-        field, descending = _sort_spec(sortby)
-        if self._sortable is not None and field not in self._sortable:
-            raise _Problem(code_response(404, "NotFound", f"Field {field!r} is not sortable"))
-        if field in ("created", "published") and not ids:
-            if descending:
-                found.reverse()
-            return found
-        found.sort(key=lambda pair: pair[0].order)
-        found.sort(key=lambda pair: pair[0].sort_value(field), reverse=descending)
         return found
 
     def _items(self, request: RecordedRequest, coll: StacCollection) -> Response:
