@@ -15,21 +15,22 @@ Shell completion comes from ``argcomplete`` when installed (``pip install rs-cor
 then ``eval "$(register-python-argcomplete rs)"`` in bash or zsh, or
 ``register-python-argcomplete --shell fish rs | source`` in fish): it completes from this very
 parser, so it never drifts.
+
+Plugin commands are listed from a cache of their names and help when the command line names
+none of them (``rs --help``, ``rs``, completing a command name): no plugin discovery then
+(:mod:`rs_core.cli.command_cache`; ``RS_NO_CACHE=1`` turns it off).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
-import logging
 import os
 import re
 import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rs_core.cli import auth_cmd, commands
+from rs_core.cli import auth_cmd, command_cache, commands
 
 if TYPE_CHECKING:
     from rs_core.client import RsClient
@@ -130,6 +131,8 @@ class RsArgumentParser(argparse.ArgumentParser):
             choices = re.findall(r"'([^']*)'", match.group(2)) or [
                 c.strip() for c in match.group(2).split(",")
             ]
+            import difflib
+
             close = difflib.get_close_matches(match.group(1), choices, n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
@@ -165,8 +168,14 @@ def _version() -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
-def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
-    """The whole parser; ``plugin_commands`` are :class:`~rs_core.records.CommandType`."""
+def build_parser(
+    plugin_commands: Sequence[Any] = (), *, station_options: bool = True
+) -> argparse.ArgumentParser:
+    """The whole parser; ``plugin_commands`` are :class:`~rs_core.records.CommandType`.
+
+    ``station_options=False`` leaves out the station plugins' own ``rs search`` options (they
+    need plugin discovery): for a command line that does not run ``rs search``.
+    """
     parser = RsArgumentParser(
         prog="rs",
         description="Search the Copernicus ground stations, stage files, manage your STAC "
@@ -192,7 +201,7 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
         p.set_defaults(handler=handler)
         return p
 
-    commands.configure(add)
+    commands.configure(add, station_options=station_options)
     auth_cmd.configure(add)
     for command in plugin_commands:
         p = add(command.name, command.help, command.run)
@@ -207,10 +216,13 @@ def common_options() -> RsArgumentParser:
     return common
 
 
-def _plugin_commands(argv: Sequence[str]) -> list[Any]:
-    builtin = commands.BUILTIN | auth_cmd.COMMANDS
+def _builtin_first(argv: Sequence[str]) -> bool:
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first in builtin:  # a built-in command needs no discovery
+    return first in commands.BUILTIN | auth_cmd.COMMANDS
+
+
+def _plugin_commands(argv: Sequence[str]) -> list[Any]:
+    if _builtin_first(argv):  # a built-in command needs no discovery
         return []
     try:
         from rs_core.plugins import get_registry
@@ -218,6 +230,39 @@ def _plugin_commands(argv: Sequence[str]) -> list[Any]:
         return list(get_registry().commands.values())
     except Exception:  # discovery problems are reported by the commands that need plugins
         return []
+
+
+def _words(argv: Sequence[str]) -> set[str]:
+    """The words of the command line; when completing, those typed so far."""
+    words = set(argv)
+    if "_ARGCOMPLETE" in os.environ:
+        words.update(os.environ.get("COMP_LINE", "").split())
+    return words
+
+
+def _listed_commands(argv: Sequence[str], words: Collection[str]) -> list[Any]:
+    """The plugin commands of the parser: the cached names and help when the command line
+    names none of them (``rs --help``, ``rs``, completing a command name), else the plugins'
+    own (:mod:`rs_core.cli.command_cache`)."""
+    if _builtin_first(argv):
+        return []
+    if "rs_core.plugins" in sys.modules or not command_cache.enabled():
+        return _plugin_commands(argv)  # registered by code in this process, or asked so
+    key = command_cache.environment_key()
+    cached = command_cache.cached_commands(key, commands.BUILTIN | auth_cmd.COMMANDS)
+    if cached is not None and not {c.name for c in cached} & set(words):
+        return cached
+    found = _plugin_commands(argv)
+    if cached is None:
+        command_cache.save(key, found)
+    return found
+
+
+def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of this command line: plugin commands as :func:`_listed_commands` says, the
+    station plugins' search options only when it may run ``rs search``."""
+    words = _words(argv)
+    return build_parser(_listed_commands(argv, words), station_options="search" in words)
 
 
 _DASH_VALUES = {
@@ -248,7 +293,7 @@ def _glue_relative_dates(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rs`` console script."""
     args_list = _glue_relative_dates(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser(_plugin_commands(args_list))
+    parser = _parser_for(args_list)
     _autocomplete(parser)
     args = parser.parse_args(args_list)
     if not getattr(args, "handler", None):
@@ -256,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.verbose >= 2:
         args.debug = True
+    import logging
+
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -293,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rs_core.errors import RsError
 
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         if isinstance(err, RsError):
             usage = any(cls.__name__ in USAGE_ERRORS for cls in type(err).__mro__)
