@@ -283,3 +283,11 @@ def test_the_parser_built_from_the_cache_matches_the_real_one() -> None:
     real = main.build_parser(main._plugin_commands(["--help"]))
     listed = [command_cache.CachedCommand(c.name, c.help) for c in main._plugin_commands([])]
     assert main.build_parser(listed, station_options=False).format_help() == real.format_help()
+
+
+def test_building_the_parser_leaves_argparse_translating_as_before() -> None:
+    import argparse
+    import gettext
+
+    main.build_parser([], station_options=False)
+    assert argparse._ is gettext.gettext  # type: ignore[attr-defined]
