@@ -29,7 +29,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rs_core.cli import auth_cmd, command_cache, commands
 
@@ -170,27 +170,43 @@ def _version() -> str:
 
 
 def build_parser(
-    plugin_commands: Sequence[Any] = (), *, station_options: bool = True
+    plugin_commands: Sequence[Any] = (), *, station_options: bool = True, listing: bool = False
 ) -> argparse.ArgumentParser:
     """The whole parser; ``plugin_commands`` are :class:`~rs_core.records.CommandType`.
 
     ``station_options=False`` leaves out the station plugins' own ``rs search`` options (they
     need plugin discovery): for a command line that does not run ``rs search``.
+    ``listing=True`` gives the sub-commands their name and help only, not their options: for a
+    command line that names no sub-command (``rs --help``, ``rs``), where only those show.
     """
     # argparse translates its own words ("options", "show this help message and exit"...)
     # through gettext for every parser it makes, and gettext looks for a catalog on disk at
     # each call: half the time of building rs's ~25 parsers. Each word is translated once here.
     translate = getattr(argparse, "_", None)
     if not callable(translate):  # pragma: no cover - an argparse without gettext
-        return _build_parser(plugin_commands, station_options)
+        return _build_parser(plugin_commands, station_options, listing)
     setattr(argparse, "_", functools.lru_cache(maxsize=None)(translate))  # noqa: B010
     try:
-        return _build_parser(plugin_commands, station_options)
+        return _build_parser(plugin_commands, station_options, listing)
     finally:
         setattr(argparse, "_", translate)  # noqa: B010
 
 
-def _build_parser(plugin_commands: Sequence[Any], station_options: bool) -> argparse.ArgumentParser:
+class _Unlisted:
+    """What ``add`` gives a sub-command's ``configure`` when only names and help are listed:
+    everything added to it is dropped (the command line names no sub-command, so no
+    sub-command's options are parsed or shown)."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unlisted]:
+        return self._drop
+
+    def _drop(self, *args: Any, **kwargs: Any) -> _Unlisted:
+        return self
+
+
+def _build_parser(
+    plugin_commands: Sequence[Any], station_options: bool, listing: bool
+) -> argparse.ArgumentParser:
     parser = RsArgumentParser(
         prog="rs",
         description="Search the Copernicus ground stations, stage files, manage your STAC "
@@ -199,12 +215,15 @@ def _build_parser(plugin_commands: Sequence[Any], station_options: bool) -> argp
     )
     _global_options(parser, suppress=False)
     parser.add_argument("--version", action=_VersionAction)
-    common = common_options()
+    common = None if listing else common_options()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=RsArgumentParser)
 
     def add(
         name: str, help_text: str, handler: Handler, epilog: str | None = None
     ) -> argparse.ArgumentParser:
+        if common is None:
+            sub.add_parser(name, help=help_text)
+            return cast(argparse.ArgumentParser, _Unlisted())
         p = sub.add_parser(
             name,
             help=help_text,
@@ -216,11 +235,12 @@ def _build_parser(plugin_commands: Sequence[Any], station_options: bool) -> argp
         p.set_defaults(handler=handler)
         return p
 
-    commands.configure(add, station_options=station_options)
+    commands.configure(add, station_options=station_options and not listing)
     auth_cmd.configure(add)
     for command in plugin_commands:
         p = add(command.name, command.help, command.run)
-        command.configure(p)
+        if not listing:
+            command.configure(p)
     return parser
 
 
@@ -275,9 +295,12 @@ def _listed_commands(argv: Sequence[str], words: Collection[str]) -> list[Any]:
 
 def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The parser of this command line: plugin commands as :func:`_listed_commands` says, the
-    station plugins' search options only when it may run ``rs search``."""
+    station plugins' search options only when it may run ``rs search``, the sub-commands'
+    options only when it names one."""
     words = _words(argv)
-    return build_parser(_listed_commands(argv, words), station_options="search" in words)
+    listed = _listed_commands(argv, words)
+    names = commands.BUILTIN | auth_cmd.COMMANDS | {c.name for c in listed}
+    return build_parser(listed, station_options="search" in words, listing=not names & words)
 
 
 _DASH_VALUES = {
