@@ -201,6 +201,17 @@ def test_disabling_a_plugin_is_part_of_the_key(rs: Rs) -> None:
     assert "cache-probe" not in str(disabled["out"]) and "pluggy" in loaded(disabled)
 
 
+def test_a_broken_plugin_is_reported_on_every_run_and_nothing_is_cached(rs: Rs) -> None:
+    install(rs.site)
+    (rs.site / f"{MODULE}.py").write_text("raise ImportError('a missing dependency')\n")
+    age(rs.site, rs.site / f"{MODULE}.py")
+    for _ in range(2):
+        done = rs.python(RUN, "--help")
+        assert done.returncode == 0 and "a missing dependency" in done.stderr
+        assert "cache-probe" not in done.stdout and "search" in done.stdout
+    assert rs.files() == []
+
+
 @pytest.mark.parametrize(
     "content",
     [
