@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,7 +39,16 @@ if TYPE_CHECKING:
 
     from rs_core.client import RsClient
 
-__all__ = ["NO_CACHE_ENV", "CachedCommand", "cache_dir", "cache_path", "cached_commands", "save"]
+__all__ = [
+    "NO_CACHE_ENV",
+    "CachedCommand",
+    "cache_dir",
+    "cache_path",
+    "cached_commands",
+    "enabled",
+    "environment_key",
+    "save",
+]
 
 NO_CACHE_ENV = "RS_NO_CACHE"
 FORMAT = 1
@@ -73,13 +82,13 @@ class CachedCommand:
         return f"CachedCommand({self.name!r}, {self.help!r})"
 
 
-def enabled(environ: Any = None) -> bool:
+def enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the cache may be used: not disabled by ``RS_NO_CACHE``."""
     env = os.environ if environ is None else environ
     return (env.get(NO_CACHE_ENV) or "").strip().lower() not in _TRUE
 
 
-def cache_dir(environ: Any = None) -> str:
+def cache_dir(environ: Mapping[str, str] | None = None) -> str:
     """The user's rs-client cache directory (not created here)."""
     env = os.environ if environ is None else environ
     if sys.platform == "win32" and env.get("LOCALAPPDATA"):  # pragma: no cover - not on CI
@@ -88,7 +97,7 @@ def cache_dir(environ: Any = None) -> str:
     return os.path.join(base or os.path.join(os.path.expanduser("~"), ".cache"), "rs-client")
 
 
-def cache_path(environ: Any = None) -> str:
+def cache_path(environ: Mapping[str, str] | None = None) -> str:
     """The cache file of this interpreter and ``sys.path`` (``rs``, ``python -m rs_core`` and
     two virtual environments do not overwrite each other's)."""
     import zlib
