@@ -34,6 +34,7 @@ _ISOLATED = (
     "RS_BEARER_TOKEN",
     "RS_PROFILE",
     "RS_DEADLINE",
+    "RS_NO_CACHE",
 )
 
 

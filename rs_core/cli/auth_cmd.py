@@ -11,7 +11,6 @@ Python API find it.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -80,6 +79,8 @@ def _read_secret(value: str, prompt: str, option: str) -> str:
         )
     if value == "-" or not sys.stdin.isatty():
         return sys.stdin.readline().strip()
+    import getpass
+
     return getpass.getpass(prompt).strip()
 
 
@@ -122,6 +123,8 @@ def cmd_login(args: argparse.Namespace, make_client: MakeClient) -> int:
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\n")
         else:
+            import getpass
+
             password = getpass.getpass(f"Password for {username}: ")
         if not username or not password:
             raise ConfigurationError("rs login needs a user name and a password")

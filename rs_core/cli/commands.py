@@ -48,8 +48,9 @@ SESSION_COLUMNS = [
 ]
 
 
-def configure(add: Add) -> None:
-    """Add the built-in sub-commands through ``add(name, help, handler)``."""
+def configure(add: Add, *, station_options: bool = True) -> None:
+    """Add the built-in sub-commands through ``add(name, help, handler)``; with
+    ``station_options``, ``rs search`` gets the station plugins' own options (a discovery)."""
     p = add(
         "plugins", "list installed plugins: kinds, stations, capabilities, versions", cmd_plugins
     )
@@ -101,7 +102,8 @@ def configure(add: Add) -> None:
     stac.add_argument(
         "--max-items", type=positive_int, help="at most this many files in all (pages are lazy)"
     )
-    _add_plugin_search_options(p)
+    if station_options:
+        _add_plugin_search_options(p)
 
     p = add("sessions", "search downlink sessions at a station", cmd_sessions)
     p.add_argument("--station", help="station id or kind:station (e.g. MTI, cadip:CADIP)")
@@ -204,14 +206,19 @@ def configure(add: Add) -> None:
     )
     p.add_argument("--env", action="store_true", help="print only the export lines for your shell")
 
-    from rs_core.cli import demo
-
-    p = add("demo", "end-to-end tour against the embedded simulator", demo.cmd_demo)
+    p = add("demo", "end-to-end tour against the embedded simulator", cmd_demo)
     p.add_argument("--station", default=None, help="station with sessions (default: first)")
     p.add_argument(
         "--files", type=positive_int, default=5, help="how many files to stage (default 5)"
     )
     p.add_argument("--workdir", help="folder for staged files (default: a temp folder)")
+
+
+def cmd_demo(args: argparse.Namespace, make_client: MakeClient) -> int:
+    """``rs demo`` (:func:`rs_core.cli.demo.cmd_demo`, imported when it runs)."""
+    from rs_core.cli import demo
+
+    return demo.cmd_demo(args, make_client)
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -15,21 +15,23 @@ Shell completion comes from ``argcomplete`` when installed (``pip install rs-cor
 then ``eval "$(register-python-argcomplete rs)"`` in bash or zsh, or
 ``register-python-argcomplete --shell fish rs | source`` in fish): it completes from this very
 parser, so it never drifts.
+
+Plugin commands are listed from a cache of their names and help when the command line names
+none of them (``rs --help``, ``rs``, completing a command name): no plugin discovery then
+(:mod:`rs_core.cli.command_cache`; ``RS_NO_CACHE=1`` turns it off).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
-import logging
+import functools
 import os
 import re
 import sys
-import traceback
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from rs_core.cli import auth_cmd, commands
+from rs_core.cli import auth_cmd, command_cache, commands
 
 if TYPE_CHECKING:
     from rs_core.client import RsClient
@@ -130,6 +132,8 @@ class RsArgumentParser(argparse.ArgumentParser):
             choices = re.findall(r"'([^']*)'", match.group(2)) or [
                 c.strip() for c in match.group(2).split(",")
             ]
+            import difflib
+
             close = difflib.get_close_matches(match.group(1), choices, n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
@@ -165,8 +169,44 @@ def _version() -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
-def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
-    """The whole parser; ``plugin_commands`` are :class:`~rs_core.records.CommandType`."""
+def build_parser(
+    plugin_commands: Sequence[Any] = (), *, station_options: bool = True, listing: bool = False
+) -> argparse.ArgumentParser:
+    """The whole parser; ``plugin_commands`` are :class:`~rs_core.records.CommandType`.
+
+    ``station_options=False`` leaves out the station plugins' own ``rs search`` options (they
+    need plugin discovery): for a command line that does not run ``rs search``.
+    ``listing=True`` gives the sub-commands their name and help only, not their options: for a
+    command line that names no sub-command (``rs --help``, ``rs``), where only those show.
+    """
+    # argparse translates its own words ("options", "show this help message and exit"...)
+    # through gettext for every parser it makes, and gettext looks for a catalog on disk at
+    # each call: half the time of building rs's ~25 parsers. Each word is translated once here.
+    translate = getattr(argparse, "_", None)
+    if not callable(translate):  # pragma: no cover - an argparse without gettext
+        return _build_parser(plugin_commands, station_options, listing)
+    setattr(argparse, "_", functools.lru_cache(maxsize=None)(translate))  # noqa: B010
+    try:
+        return _build_parser(plugin_commands, station_options, listing)
+    finally:
+        setattr(argparse, "_", translate)  # noqa: B010
+
+
+class _Unlisted:
+    """What ``add`` gives a sub-command's ``configure`` when only names and help are listed:
+    everything added to it is dropped (the command line names no sub-command, so no
+    sub-command's options are parsed or shown)."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unlisted]:
+        return self._drop
+
+    def _drop(self, *args: Any, **kwargs: Any) -> _Unlisted:
+        return self
+
+
+def _build_parser(
+    plugin_commands: Sequence[Any], station_options: bool, listing: bool
+) -> argparse.ArgumentParser:
     parser = RsArgumentParser(
         prog="rs",
         description="Search the Copernicus ground stations, stage files, manage your STAC "
@@ -175,12 +215,15 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     )
     _global_options(parser, suppress=False)
     parser.add_argument("--version", action=_VersionAction)
-    common = common_options()
+    common = None if listing else common_options()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=RsArgumentParser)
 
     def add(
         name: str, help_text: str, handler: Handler, epilog: str | None = None
     ) -> argparse.ArgumentParser:
+        if common is None:
+            sub.add_parser(name, help=help_text)
+            return cast(argparse.ArgumentParser, _Unlisted())
         p = sub.add_parser(
             name,
             help=help_text,
@@ -192,11 +235,12 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
         p.set_defaults(handler=handler)
         return p
 
-    commands.configure(add)
+    commands.configure(add, station_options=station_options and not listing)
     auth_cmd.configure(add)
     for command in plugin_commands:
         p = add(command.name, command.help, command.run)
-        command.configure(p)
+        if not listing:
+            command.configure(p)
     return parser
 
 
@@ -207,10 +251,13 @@ def common_options() -> RsArgumentParser:
     return common
 
 
-def _plugin_commands(argv: Sequence[str]) -> list[Any]:
-    builtin = commands.BUILTIN | auth_cmd.COMMANDS
+def _builtin_first(argv: Sequence[str]) -> bool:
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first in builtin:  # a built-in command needs no discovery
+    return first in commands.BUILTIN | auth_cmd.COMMANDS
+
+
+def _plugin_commands(argv: Sequence[str]) -> list[Any]:
+    if _builtin_first(argv):  # a built-in command needs no discovery
         return []
     try:
         from rs_core.plugins import get_registry
@@ -218,6 +265,42 @@ def _plugin_commands(argv: Sequence[str]) -> list[Any]:
         return list(get_registry().commands.values())
     except Exception:  # discovery problems are reported by the commands that need plugins
         return []
+
+
+def _words(argv: Sequence[str]) -> set[str]:
+    """The words of the command line; when completing, those typed so far."""
+    words = set(argv)
+    if "_ARGCOMPLETE" in os.environ:
+        words.update(os.environ.get("COMP_LINE", "").split())
+    return words
+
+
+def _listed_commands(argv: Sequence[str], words: Collection[str]) -> list[Any]:
+    """The plugin commands of the parser: the cached names and help when the command line
+    names none of them (``rs --help``, ``rs``, completing a command name), else the plugins'
+    own (:mod:`rs_core.cli.command_cache`)."""
+    if _builtin_first(argv):
+        return []
+    if "rs_core.plugins" in sys.modules or not command_cache.enabled():
+        return _plugin_commands(argv)  # registered by code in this process, or asked so
+    key = command_cache.environment_key()
+    cached = command_cache.cached_commands(key, commands.BUILTIN | auth_cmd.COMMANDS)
+    if cached is not None and not {c.name for c in cached} & set(words):
+        return cached
+    found = _plugin_commands(argv)
+    if cached is None:
+        command_cache.save(key, found)
+    return found
+
+
+def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of this command line: plugin commands as :func:`_listed_commands` says, the
+    station plugins' search options only when it may run ``rs search``, the sub-commands'
+    options only when it names one."""
+    words = _words(argv)
+    listed = _listed_commands(argv, words)
+    names = commands.BUILTIN | auth_cmd.COMMANDS | {c.name for c in listed}
+    return build_parser(listed, station_options="search" in words, listing=not names & words)
 
 
 _DASH_VALUES = {
@@ -248,7 +331,7 @@ def _glue_relative_dates(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rs`` console script."""
     args_list = _glue_relative_dates(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser(_plugin_commands(args_list))
+    parser = _parser_for(args_list)
     _autocomplete(parser)
     args = parser.parse_args(args_list)
     if not getattr(args, "handler", None):
@@ -256,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.verbose >= 2:
         args.debug = True
+    import logging
+
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -293,6 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rs_core.errors import RsError
 
         if args.debug:
+            import traceback
+
             traceback.print_exc()
         if isinstance(err, RsError):
             usage = any(cls.__name__ in USAGE_ERRORS for cls in type(err).__mro__)

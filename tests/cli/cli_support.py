@@ -34,6 +34,18 @@ def rs(
     )
 
 
+def completion_env(line: str, answer: str) -> dict[str, str]:
+    """The environment argcomplete's shell hook gives ``rs`` to complete ``line``; the
+    completions go to the file ``answer``, one a line."""
+    return {
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_STDOUT_FILENAME": answer,
+        "_ARGCOMPLETE_IFS": "\n",
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+    }
+
+
 @contextlib.contextmanager
 def simulate(*args: str, stop: int = signal.SIGINT) -> Iterator[list[str]]:
     """Run ``rs simulate ARGS`` in the background and yield the lines it printed up to its

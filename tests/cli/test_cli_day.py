@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from cli_support import rs, simulate
+from cli_support import completion_env, rs, simulate
 
 from rs_core.testing.simulator import ApiKey, RsServerSimulator
 
@@ -256,14 +256,7 @@ def test_messages_name_options_not_python_parameters() -> None:
 def test_shell_completion_from_the_parser(tmp_path: Path, line: str, expected: set[str]) -> None:
     pytest.importorskip("argcomplete", reason="the completion extra is not installed")
     answer = tmp_path / "completions"
-    completion_env = {
-        "_ARGCOMPLETE": "1",
-        "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
-        "_ARGCOMPLETE_IFS": "\n",
-        "COMP_LINE": line,
-        "COMP_POINT": str(len(line)),
-    }
-    out = rs(env=completion_env)
+    out = rs(env=completion_env(line, str(answer)))
     assert out.returncode == 0, out.stderr
     assert {w.strip() for w in answer.read_text().split("\n") if w.strip()} == expected
 
