@@ -37,6 +37,7 @@ from rs_core.errors import (
     InvalidInputError,
     NotFoundError,
     RsError,
+    UnknownCollectionError,
     UnknownStationError,
     UnsupportedOperationError,
 )
@@ -196,8 +197,9 @@ class StationClient(RsClient):
         """``run(generation)`` for a search: the station's generation, its errors tagged
         with it. An ``auto`` client whose generation is not known yet runs the v2 search
         without probing first: a v2 answer tells the generation (then cached like a probe's).
-        Only when that search fails does it probe: v2, the failure is the search's; v1, the
-        search runs again on v1. ``run`` must have no effect on the server (a search)."""
+        Only when that search fails does it probe (not for an unknown collection: the v2
+        collection list that says so tells the generation): v2, the failure is the search's;
+        v1, the search runs again on v1. ``run`` must have no effect on the server."""
         key = self._probe_key()
         if key is None or self._ctx.generations.get(key) is not None:
             with self._generation(timeout) as version:
@@ -205,6 +207,9 @@ class StationClient(RsClient):
         try:
             with generation_noted(V2):
                 result = run(V2)
+        except UnknownCollectionError:
+            self._ctx.generations.remember(key, V2)  # a v2 collection list told it
+            raise
         except RsError:
             version = self.server_generation(timeout=timeout)  # the probe decides
             if version == V2:

@@ -116,7 +116,12 @@ def test_a_failing_first_v2_search_is_its_own_error(v2: RsServerSimulator) -> No
     client = auxip(v2)
     with pytest.raises(rs_core.UnknownCollectionError):
         client.search_stations(START, STOP, collection="no_such_collection")
-    assert probes(v2) == 1 and client.server_generation() == "v2"
+    assert probes(v2) == 0 and client.server_generation() == "v2", "the collection list told"
+    v2.add_fault(Fault(path="/auxip/collections/adgs/items", kind="status", status=500, times=9))
+    fresh = auxip(v2)
+    with pytest.raises(rs_core.ServerError):
+        fresh.search_stations(START, STOP)
+    assert probes(v2) == 1, "a failed search probes before it raises"
 
 
 def test_v1_server_detected_as_v1(v1: RsServerSimulator) -> None:
