@@ -314,14 +314,17 @@ def build_item(d: dict[str, Any], *, owned: bool = True) -> pystac.Item:
 # -- the lazy list -------------------------------------------------------------------------
 
 
-class _Pending:
-    """A feature not built yet, and how to build it."""
+_ITEM: Any = None
+"""``pystac.Item``, once a lazy list exists (importing rs_core does not import pystac)."""
 
-    __slots__ = ("build", "feature")
 
-    def __init__(self, feature: dict[str, Any], build: Build) -> None:
-        self.feature = feature
-        self.build = build
+def _item_class() -> Any:
+    global _ITEM  # noqa: PLW0603 - set once, read on every entry (a module global is the fastest)
+    if _ITEM is None:
+        import pystac
+
+        _ITEM = pystac.Item
+    return _ITEM
 
 
 def _built_first(name: str) -> Any:
@@ -341,52 +344,50 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
     It is a real ``list`` (``isinstance(x, list)``); ``len`` builds nothing, ``x[i]`` builds
     item ``i``, iteration builds as it goes, every other list operation builds all first.
     ``build(feature)`` makes the item (default :func:`build_item`, which takes the feature as
-    its own); ``ids`` reads the features' ids without building.
+    its own); ``ids`` reads the features' ids without building. An entry is a feature (any
+    mapping) until it is built, then its :class:`pystac.Item`: the list holds nothing else
+    per entry.
     """
+
+    __slots__ = ("_build",)
 
     def __init__(
         self,
         features: Iterable[Mapping[str, Any] | pystac.Item] = (),
         build: Build | None = None,
     ) -> None:
-        maker: Build = build or build_item
-        super().__init__(
-            _Pending(cast(dict[str, Any], f), maker)
-            if type(f) is dict or isinstance(f, Mapping)
-            else f
-            for f in features
-        )
+        _item_class()
+        self._build: Build = build or build_item
+        super().__init__(features)
 
     def _at(self, index: int) -> pystac.Item:
         value = list.__getitem__(self, index)
-        if type(value) is _Pending:
-            value = value.build(value.feature)
+        if not isinstance(value, _ITEM):
+            value = self._build(value)
             list.__setitem__(self, index, value)
         return cast("pystac.Item", value)
 
     @property
     def built(self) -> int:
         """How many items are built."""
-        return sum(1 for v in list.__iter__(self) if type(v) is not _Pending)
+        return sum(1 for v in list.__iter__(self) if isinstance(v, _ITEM))
 
     @property
     def ids(self) -> list[str]:
         """Every item's id, without building the items."""
-        return [
-            str(v.feature.get("id")) if type(v) is _Pending else v.id for v in list.__iter__(self)
-        ]
+        return [v.id if isinstance(v, _ITEM) else str(v.get("id")) for v in list.__iter__(self)]
 
     def head(self, count: int) -> LazyItemList:
         """The first ``count`` entries as a new list, building nothing (built items and
-        pending features are shared with this list)."""
-        out = LazyItemList()
+        pending features are shared with this list, which builds the same way)."""
+        out = LazyItemList(build=self._build)
         list.extend(out, list.__getitem__(self, slice(0, count)))
         return out
 
     def build_all(self) -> None:
         """Build every item not built yet."""
         for index in range(list.__len__(self)):
-            if type(list.__getitem__(self, index)) is _Pending:
+            if not isinstance(list.__getitem__(self, index), _ITEM):
                 self._at(index)
 
     def __getitem__(self, index: SupportsIndex | slice) -> Any:

@@ -74,6 +74,7 @@ __all__ = [
     "check_names",
     "check_sortby",
     "check_timeout",
+    "content_problem",
     "feature_collection_to_items",
     "feature_problem",
     "normalise_assets",
@@ -534,10 +535,15 @@ def feature_problem(feature: Mapping[str, Any]) -> str:
     ident = feature.get("id")
     if not isinstance(ident, str) or not ident:
         return "no id"
+    return content_problem(feature)
+
+
+def content_problem(feature: Mapping[str, Any]) -> str:
+    """:func:`feature_problem` without the id check (the properties, dates and assets)."""
     properties = feature.get("properties")
     if properties is None:
         properties = {}
-    if not isinstance(properties, Mapping):
+    if type(properties) is not dict and not isinstance(properties, Mapping):
         return "properties is not an object"
     if not (
         properties.get("datetime")
@@ -547,7 +553,7 @@ def feature_problem(feature: Mapping[str, Any]) -> str:
     ):
         return "no datetime, start/end or publication date"
     assets = feature.get("assets")
-    if assets is not None and not isinstance(assets, (Mapping, list)):
+    if assets is not None and type(assets) is not dict and not isinstance(assets, (Mapping, list)):
         return "assets is neither an object nor a list"
     return ""
 

@@ -70,6 +70,7 @@ from rs_core.roles import staging_role
 from rs_core.rsserver_v1 import (
     ItemBuilder,
     StationItemCollection,
+    content_problem,
     feature_problem,
     retry_after_of,
     retry_delay,
@@ -349,15 +350,20 @@ def parse_job(
 
 
 class _FileRef:
-    """Where a file found by a search lives: its item (id, and the item as sent) and
-    collection. A plain slotted record: a search makes one per file."""
+    """Where a file found by a search lives: its item (as sent) and collection. A plain
+    slotted record (a search keeps one per file); an exploded search's results are these
+    too (:class:`_ExplodedFile`)."""
 
-    __slots__ = ("collection", "feature", "item_id")
+    __slots__ = ("collection", "item")
 
-    def __init__(self, collection: str, item_id: str, feature: dict[str, Any]) -> None:
+    def __init__(self, collection: str, item: dict[str, Any]) -> None:
         self.collection = collection
-        self.item_id = item_id
-        self.feature = feature
+        self.item = item
+
+    @property
+    def item_id(self) -> str:
+        """The id of the item holding the file."""
+        return str(self.item.get("id"))
 
     def __repr__(self) -> str:
         return f"_FileRef(collection={self.collection!r}, item_id={self.item_id!r})"
@@ -383,12 +389,11 @@ class V2State:
     def remember_file(self, name: str, collection: str, item: Mapping[str, Any]) -> None:
         """Note that file ``name`` is held by ``item`` of ``collection``."""
         with self.lock:
-            self.files[name] = _FileRef(collection, str(item.get("id")), dict(item))
+            self.files[name] = _FileRef(collection, dict(item))
 
-    def remember_files(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Note many ``(file name, collection, item)`` at once (one lock; the item dicts are
-        kept as they are: a search's decoded answer, which nothing modifies)."""
-        refs = {name: _FileRef(coll, str(item.get("id")), item) for name, coll, item in entries}
+    def remember_files(self, refs: Mapping[str, _FileRef]) -> None:
+        """Note many files at once (one lock; the items are kept as they are: a search's
+        decoded answer, which nothing modifies)."""
         with self.lock:
             self.files.update(refs)
 
@@ -444,6 +449,8 @@ def files_per_asset(explode: E) -> E:
 
 def _asset_names(item: Mapping[str, Any]) -> list[str]:
     assets = item.get("assets")
+    if type(assets) is dict:  # decoded JSON: string keys
+        return list(assets)
     return [str(name) for name in assets] if isinstance(assets, Mapping) else []
 
 
@@ -462,7 +469,7 @@ def _results_of(
     elif getattr(explode, _PER_ASSET, False):
         # the files' names are the asset keys, their dates the item's: checked once
         names = _asset_names(feature)
-        problem = feature_problem({**feature, "id": "?"}) if names else ""
+        problem = content_problem(feature) if names else ""
         if problem or "" in names:
             name = next((n for n in names if not n), names[0] if names else "")
             raise BadResponseError(
@@ -690,7 +697,7 @@ class StationProtocolV2:
             json_body=json_body,
             contents=contents if explode is None else None,
         )
-        seen: list[tuple[str, str, dict[str, Any]]] = []
+        seen: dict[str, _FileRef] = {}
         per_asset = getattr(explode, _PER_ASSET, False)
         room = max_items
         for feature in found:
@@ -702,11 +709,14 @@ class StationProtocolV2:
                 room -= len(made)
             if explode is not None:
                 sources.append(feature)
-                seen.extend((entry.ident, coll, feature) for entry in cast(Any, made))
+                for entry in cast(list[_ExplodedFile], made):
+                    seen[entry.ident] = entry
             else:
                 assets = feature.get("assets")
-                for name in assets if isinstance(assets, Mapping) else ():
-                    seen.append((str(name), coll, feature))
+                if isinstance(assets, Mapping) and assets:
+                    ref = _FileRef(coll, feature)
+                    for name in assets:
+                        seen[str(name)] = ref
             if room is not None and room <= 0:
                 break  # before the generator fetches another page
         self.state.remember_files(seen)
@@ -1070,7 +1080,7 @@ class StationProtocolV2:
             )
         features: dict[str, dict[str, Any]] = {}
         for ref in refs:
-            feature = copy.deepcopy(ref.feature)
+            feature = copy.deepcopy(ref.item)
             feature.setdefault("collection", ref.collection)
             features.setdefault(ref.item_id, feature)
         value = {"type": "FeatureCollection", "features": list(features.values())}
@@ -1358,12 +1368,13 @@ def _next_link(answer: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-class _ExplodedFile(Mapping[str, Any]):
+class _ExplodedFile(_FileRef, Mapping[str, Any]):
     """The feature of file ``index`` of a v2 ``item``, made again from the item by
-    ``explode`` when read. A search holds these, not the features: the item is held anyway
-    (staging sends it), so a file costs a few pointers. ``get("id")`` explodes nothing."""
+    ``explode`` when read. A search holds these, not the features (and remembers them for
+    staging): the item is held anyway (staging sends it), so a file costs one small object.
+    ``get("id")`` explodes nothing."""
 
-    __slots__ = ("collection", "explode", "ident", "index", "item")
+    __slots__ = ("explode", "ident", "index")
 
     def __init__(
         self, item: dict[str, Any], collection: str, index: int, ident: str, explode: Explode

@@ -514,7 +514,7 @@ def test_per_asset_files_equal_the_full_explosion(sim_v2: RsServerSimulator) -> 
             ], "sibling files share nothing"
             assert fast.raw["features"] == kept == [_V2_ITEM, second]
             with auxip._v2_state.lock:
-                held = auxip._v2_state.files["S1A_AUX.zip"].feature
+                held = auxip._v2_state.files["S1A_AUX.zip"].item
             assert held == _V2_ITEM, "the item kept for staging is as sent"
     finally:
         sim_v2.clear_faults()
