@@ -201,8 +201,10 @@ class StationClient(RsClient):
         collection list that says so tells the generation): v2, the failure is the search's;
         v1, the search runs again on v1. ``run`` must have no effect on the server."""
         key = self._probe_key()
-        if key is None or self._ctx.generations.get(key) is not None:
-            with self._generation(timeout) as version:
+        known = self._ctx.generations.get(key) if key is not None else None
+        if key is None or known is not None:
+            version = known or self.server_generation(timeout=timeout)
+            with generation_noted(version):
                 return run(version)
         try:
             with generation_noted(V2):

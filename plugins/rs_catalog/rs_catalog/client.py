@@ -1062,7 +1062,7 @@ class StacClient(RsClient, Client):
         if not 200 <= response.status_code < 300:
             return False
         for index, _, body in chunk:
-            stored = self._item_from_dict(json_copy(body), public)
+            stored = self._item_from_dict(body, public)  # the body sent is free now: no copy
             results[index] = ItemResult(stored.id, ok=True, item=stored)
         return True
 
