@@ -627,6 +627,34 @@ def test_catalog_searches_equal_the_eager_path(catalog_sim: Any) -> None:
     assert collection[0].get_root() is catalog, "item_collection() items keep their root"
 
 
+def test_a_catalog_keeps_none_of_the_items_it_returned(catalog_sim: Any) -> None:
+    """Items from a search (iterated, by page, collected) and from add_items have the catalog
+    as their root, and the catalog holds none of them once the caller lets them go: a search
+    iterated over any number of items keeps about a page (pystac's set_root would enter each
+    in the root's cache of resolved objects, for ever)."""
+    import gc
+    import weakref
+
+    _, catalog = catalog_sim
+    kept: list[Any] = []
+    for item in catalog.search(collections=["lazy"], limit=3).items():
+        assert item.get_root() is catalog
+        kept.append(weakref.ref(item))
+    for page in catalog.search(collections=["lazy"], limit=3).pages():
+        kept.extend(weakref.ref(item) for item in page)
+    collection = catalog.search(collections=["lazy"], limit=3).item_collection()
+    kept.extend(weakref.ref(item) for item in collection)
+    results = catalog.add_items("lazy", [make_item(f"weak-{k}") for k in range(3)])
+    assert all(r.ok and r.item.get_root() is catalog for r in results)
+    kept.extend(weakref.ref(r.item) for r in results)
+    del item, page, collection, results
+    gc.collect()
+    assert len(kept) == 7 + 7 + 7 + 3
+    assert [ref for ref in kept if ref() is not None] == []
+    for k in range(3):
+        catalog.remove_item("lazy", f"weak-{k}")
+
+
 def test_import_rs_core_pulls_no_heavy_dependency() -> None:
     code = (
         "import sys, rs_core; rs_core.RsError; rs_core.EDownloadStatus; "

@@ -503,7 +503,7 @@ class StacClient(RsClient, Client):
             self._normalise_item_dict(d, searched=False)
         with _readable("an item"):
             item = build_item(d)  # = Item.from_dict(d, root=self, preserve_dict=False)
-            item.set_root(self)
+            _set_root(item, self)
         call_modifier(self._user_modifier, item)
         return item
 
@@ -1307,8 +1307,21 @@ def _search_item(feature: dict[str, Any], root: Client | None) -> pystac.Item:
     with _readable("a search page"):
         item = build_item(feature)
         if root is not None:
-            item.set_root(root)
+            _set_root(item, root)
         return item
+
+
+def _set_root(item: pystac.Item, root: pystac.Catalog) -> None:
+    """``item.set_root(root)`` (its root link points at ``root``: ``get_root()`` is ``root``)
+    without entering ``item`` in ``root``'s cache of resolved objects, which would hold every
+    item a client ever returned: iterating a search would then keep them all."""
+    link = pystac.Link.root(root)
+    for index, existing in enumerate(item.links):
+        if existing.rel == pystac.RelType.ROOT:
+            item.links[index] = link
+            link.set_owner(item)
+            return
+    item.add_link(link)
 
 
 class _EmptySearch(_CheckedSearch):
