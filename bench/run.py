@@ -531,9 +531,8 @@ def bench_large(args: argparse.Namespace, targets: Targets) -> Section:
         "process only (the simulator is another process)."
     )
     section.notes.append(
-        "The simulator's search sorts every matching item for each page (O(N) per page, so "
-        "O(N²/page) in all): the floor grows faster than linearly because of the server, not "
-        "the client. Compare ours with the floor at the same size."
+        "The simulator selects a search's matches once per query and serves later pages as "
+        "slices (O(N) in all, bench/README.md); compare ours with the floor at the same size."
     )
     return section
 
