@@ -34,7 +34,7 @@ import logging
 import reprlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Self, cast
 from urllib.parse import quote, unquote, urlsplit
 
@@ -75,6 +75,9 @@ CATALOG_ENV = "RSPY_HOST_CATALOG"
 DEFAULT_CATALOG_PATH = "/catalog"
 PUBLIC_LICENSE = "public-domain"
 PUBLIC_LICENSE_URL = "https://creativecommons.org/licenses/publicdomain/"
+Entry = tuple[int, pystac.Item, dict[str, Any]]
+"""An item of ``add_items``: its index in the call, the item, the body to send."""
+
 _SERVER_LINKS = frozenset({"self", "root", "parent", "child", "item", "items", "collection"})
 _OPTIONS = frozenset(
     {
@@ -126,6 +129,33 @@ def _link_href(d: dict[str, Any], rel: str) -> str | None:
             href = link.get("href")
             return href if isinstance(href, str) else None
     return None
+
+
+def _unshared(item: pystac.Item, d: dict[str, Any]) -> dict[str, Any]:
+    """``d``, what ``item.to_dict()`` gave, with nothing shared with ``item``. pystac's own
+    ``to_dict`` makes the item's dict, its links' and its assets' afresh and puts the rest in
+    as it is: that rest is copied. Any other class (a subclass, an extension's link or asset):
+    all of it is copied."""
+    if not (
+        type(item).to_dict is _ITEM_TO_DICT
+        and all(type(link).to_dict is _LINK_TO_DICT for link in item.links)
+        and all(type(asset).to_dict is _ASSET_TO_DICT for asset in item.assets.values())
+    ):
+        return cast(dict[str, Any], json_copy(d))
+    for key, value in d.items():  # values replaced in place: the keys do not change
+        if key in {"links", "assets"}:
+            for part in value if key == "links" else value.values():
+                for name, field in part.items():
+                    if type(field) in (dict, list):
+                        part[name] = json_copy(field)
+        elif type(value) in (dict, list):
+            d[key] = json_copy(value)
+    return d
+
+
+_ITEM_TO_DICT = pystac.Item.to_dict
+_LINK_TO_DICT = pystac.Link.to_dict
+_ASSET_TO_DICT = pystac.Asset.to_dict
 
 
 class StacClient(RsClient, Client):
@@ -755,7 +785,7 @@ class StacClient(RsClient, Client):
     def _item_body(self, item: pystac.Item, owner: str, short: str) -> dict[str, Any]:
         if not isinstance(item, pystac.Item):
             raise InvalidInputError(f"item must be a pystac.Item, got {type(item).__name__}")
-        d: dict[str, Any] = json_copy(item.to_dict(include_self_link=False, transform_hrefs=False))
+        d = _unshared(item, item.to_dict(include_self_link=False, transform_hrefs=False))
         d["collection"] = short if self._owner_mapping else f"{owner}:{short}"
         d["links"] = [
             link
@@ -988,30 +1018,22 @@ class StacClient(RsClient, Client):
         owner, short = self._split(collection_id, owner_id)
         listed = list(items)
         results: list[ItemResult | None] = [None] * len(listed)
-        ready: list[tuple[int, pystac.Item, dict[str, Any]]] = []
-        repeated: list[tuple[int, pystac.Item, dict[str, Any]]] = []  # after the first, alone
-        seen: set[str] = set()
-        for index, item in enumerate(listed):
-            try:
-                body = self._item_body(item, owner, short)
-                validate_item(body, rs_server_rules=self._rs_server_rules)
-            except RsError as err:
-                results[index] = ItemResult(str(getattr(item, "id", repr(item))), False, error=err)
-            else:
-                (repeated if body["id"] in seen else ready).append((index, item, body))
-                seen.add(body["id"])
+        repeated: list[Entry] = []  # an id after its first, alone
         self._forget()
         use_bulk = self._bulk_items if bulk is None else bulk
-        one_by_one: list[tuple[int, pystac.Item, dict[str, Any]]] = []
-        for start in range(0, len(ready), chunk_size):
-            chunk = ready[start : start + chunk_size]
-            if use_bulk is not False and self._post_bulk(owner, short, chunk, timeout, results):
-                use_bulk = self._bulk_items = True
-                continue
-            use_bulk = False if self._bulk_items is False else use_bulk
-            one_by_one.extend(chunk)
+        one_by_one: list[Entry] = []
+        chunks = self._checked_chunks(
+            listed, owner, short, chunk_size=chunk_size, results=results, repeated=repeated
+        )
+        if use_bulk is False:
+            for chunk in chunks:
+                one_by_one.extend(chunk)
+        else:
+            one_by_one = self._bulk_chunks(
+                owner, short, chunks, use_bulk=use_bulk, timeout=timeout, results=results
+            )
 
-        def add(entry: tuple[int, pystac.Item, dict[str, Any]]) -> None:
+        def add(entry: Entry) -> None:
             index, item, _ = entry
             try:
                 stored = self.add_item(collection_id, item, owner_id=owner_id, timeout=timeout)
@@ -1030,17 +1052,101 @@ class StacClient(RsClient, Client):
             add(entry)
         return [r for r in results if r is not None]
 
-    def _post_bulk(
+    def _checked_chunks(
+        self,
+        listed: list[pystac.Item],
+        owner: str,
+        short: str,
+        *,
+        chunk_size: int,
+        results: list[ItemResult | None],
+        repeated: list[Entry],
+    ) -> Iterator[list[Entry]]:
+        """The items of ``listed`` with their bodies, checked offline, ``chunk_size`` at a
+        time (made as they are asked for). An item that fails its check gets its result; an id
+        seen before goes to ``repeated``."""
+        seen: set[str] = set()
+        chunk: list[Entry] = []
+        for index, item in enumerate(listed):
+            try:
+                body = self._item_body(item, owner, short)
+                validate_item(body, rs_server_rules=self._rs_server_rules)
+            except RsError as err:
+                results[index] = ItemResult(str(getattr(item, "id", repr(item))), False, error=err)
+                continue
+            if body["id"] in seen:
+                repeated.append((index, item, body))
+                continue
+            seen.add(body["id"])
+            chunk.append((index, item, body))
+            if len(chunk) == chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _bulk_chunks(
         self,
         owner: str,
         short: str,
-        chunk: list[tuple[int, pystac.Item, dict[str, Any]]],
+        chunks: Iterator[list[Entry]],
+        *,
+        use_bulk: bool | None,
         timeout: float | None,
         results: list[ItemResult | None],
-    ) -> bool:
-        """One bulk insert of ``chunk``; True when the server stored it all (``results``
-        filled). False when the chunk must go item by item: the server has no bulk endpoint
-        (then remembered), or refused the chunk (a duplicate, a rejected item, any error)."""
+    ) -> list[Entry]:
+        """Each chunk posted in bulk, in order, one request at a time; the entries to add one
+        by one returned (the chunks the server refused, all of them without the endpoint).
+
+        Once the endpoint is known to be there, the client's own work overlaps the server's:
+        the next chunk is checked, and the results of the previous one built, while a chunk is
+        on the wire (one thread sends; still one request at a time, in order)."""
+        public = f"{owner}:{short}"
+        one_by_one: list[Entry] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="rs-add-items-bulk") as sender:
+            flight: tuple[Future[bool], list[Entry]] | None = None
+            stored: list[Entry] = []  # the last chunk the server stored: results to build
+
+            def landed(flight: tuple[Future[bool], list[Entry]]) -> None:
+                nonlocal use_bulk
+                future, chunk = flight
+                if future.result():
+                    use_bulk = self._bulk_items = True
+                    stored.extend(chunk)
+                else:
+                    use_bulk = False if self._bulk_items is False else use_bulk
+                    one_by_one.extend(chunk)
+
+            for chunk in chunks:  # checked while the previous chunk is on the wire
+                if flight is not None and use_bulk is not True:
+                    landed(flight)  # whether the endpoint is there is not known yet: wait
+                    flight = None
+                if use_bulk is False:
+                    one_by_one.extend(chunk)
+                    continue
+                ahead = sender.submit(self._post_bulk, owner, short, chunk, timeout)
+                if flight is not None:
+                    landed(flight)
+                flight = (ahead, chunk)
+                self._stored_results(stored, public, results)  # while ``ahead`` is sent
+            if flight is not None:
+                landed(flight)
+            self._stored_results(stored, public, results)
+        return one_by_one
+
+    def _stored_results(
+        self, stored: list[Entry], public: str, results: list[ItemResult | None]
+    ) -> None:
+        """The results of the entries the server stored in bulk (``stored`` emptied)."""
+        for index, _, body in stored:
+            item = self._item_from_dict(body, public)  # the body sent is free now: no copy
+            results[index] = ItemResult(item.id, ok=True, item=item)
+        stored.clear()
+
+    def _post_bulk(self, owner: str, short: str, chunk: list[Entry], timeout: float | None) -> bool:
+        """One bulk insert of ``chunk``; True when the server stored it all. False when the
+        chunk must go item by item: the server has no bulk endpoint (then remembered), or
+        refused the chunk (a duplicate, a rejected item, any error)."""
         public = f"{owner}:{short}"
         url = f"{self._collection_url(owner, short)}/bulk_items"
         payload = {"items": {body["id"]: body for _, _, body in chunk}, "method": "insert"}
@@ -1059,12 +1165,7 @@ class StacClient(RsClient, Client):
         except RsError as err:
             self.logger.debug("bulk insert failed (%s): items go one by one", err)
             return False
-        if not 200 <= response.status_code < 300:
-            return False
-        for index, _, body in chunk:
-            stored = self._item_from_dict(body, public)  # the body sent is free now: no copy
-            results[index] = ItemResult(stored.id, ok=True, item=stored)
-        return True
+        return 200 <= response.status_code < 300
 
     def publish(
         self,

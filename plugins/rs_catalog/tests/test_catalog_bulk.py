@@ -3,6 +3,8 @@ not, and one outcome per item either way (simulator; stac-fastapi-pgstac when ru
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from typing import Any
 
@@ -40,6 +42,83 @@ def test_add_items_uses_the_bulk_endpoint(sim: RsServerSimulator, sim_client: St
     assert len(_bulk_posts(sim)) == 3 and not _item_posts(sim), "chunks of 100, no single POST"
     stored = {i.id for i in sim_client.get_items(collection_id=coll)}
     assert stored == {i.id for i in items}
+
+
+def test_the_next_chunk_is_checked_while_one_is_on_the_wire(
+    sim: RsServerSimulator, sim_client: StacClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coll = _fresh(sim_client)
+    sim_client.add_items(coll, [make_item("known")])  # the endpoint is known to be there
+    items = [make_item(f"w-{k:02d}") for k in range(30)]
+    second_checked, first_built = threading.Event(), threading.Event()
+    sending, most, order = [0], [0], []
+    lock = threading.Lock()
+    post, body, built = sim_client._post_bulk, sim_client._item_body, sim_client._item_from_dict
+
+    def slow_post(owner: str, short: str, chunk: list[Any], timeout: float | None) -> bool:
+        with lock:
+            sending[0] += 1
+            most[0] = max(most[0], sending[0])
+        order.append(chunk[0][1].id)
+        if len(order) == 1:  # the first chunk waits until the main thread checked the second
+            assert second_checked.wait(10), "the next chunk was not checked during the first"
+        if len(order) == 2:  # the second waits until the first chunk's results are built
+            assert first_built.wait(10), "the results were not built during the next chunk"
+        try:
+            return post(owner, short, chunk, timeout)
+        finally:
+            with lock:
+                sending[0] -= 1
+
+    def seen_body(item: pystac.Item, owner: str, short: str) -> dict[str, Any]:
+        if item.id == "w-10":
+            second_checked.set()
+        return body(item, owner, short)
+
+    def seen_result(d: dict[str, Any], public: str | None = None) -> pystac.Item:
+        if d["id"] == "w-00":
+            first_built.set()
+        return built(d, public)
+
+    monkeypatch.setattr(sim_client, "_post_bulk", slow_post)
+    monkeypatch.setattr(sim_client, "_item_from_dict", seen_result)
+    monkeypatch.setattr(sim_client, "_item_body", seen_body)
+    results = sim_client.add_items(coll, items, chunk_size=10)
+    assert [r.item_id for r in results] == [i.id for i in items] and all(r.ok for r in results)
+    assert order == ["w-00", "w-10", "w-20"], "the chunks go in order"
+    assert most[0] == 1, "one bulk request at a time"
+    stored = {i.id for i in sim_client.get_items(collection_id=coll)}
+    assert {i.id for i in items} <= stored
+
+
+class _OwnItem(pystac.Item):
+    """An item class of the caller's own whose ``to_dict`` is its own (it could share
+    anything)."""
+
+    def to_dict(self, include_self_link: bool = True, transform_hrefs: bool = True) -> Any:
+        return super().to_dict(include_self_link, transform_hrefs)
+
+
+@pytest.mark.parametrize("kind", [pystac.Item, _OwnItem])
+def test_a_body_sent_shares_nothing_with_the_item(
+    sim_client: StacClient, kind: type[pystac.Item]
+) -> None:
+    base = make_item("deep", nested={"a": [1, {"b": 2}]}, tags=["x"])
+    item = kind.from_dict(base.to_dict())
+    item.assets["deep.bin"].extra_fields["file:values"] = [{"v": 1}]
+    item.add_link(pystac.Link("related", "s3://b/x", extra_fields={"meta": {"k": [1]}}))
+    before = json.dumps(item.to_dict(transform_hrefs=False), sort_keys=True)
+    body = sim_client._item_body(item, "owner", "c")
+    body["properties"]["nested"]["a"][1]["b"] = 3
+    body["properties"]["tags"].append("y")
+    body["geometry"]["coordinates"][0] = 0.0
+    body["bbox"][0] = 0.0
+    body["stac_extensions"].append("z")
+    body["assets"]["deep.bin"]["roles"].append("z")
+    body["assets"]["deep.bin"]["file:values"][0]["v"] = 2
+    related = next(link for link in body["links"] if link["rel"] == "related")
+    related["meta"]["k"].append(2)
+    assert json.dumps(item.to_dict(transform_hrefs=False), sort_keys=True) == before
 
 
 def test_a_refused_chunk_goes_item_by_item(sim: RsServerSimulator, sim_client: StacClient) -> None:
