@@ -44,12 +44,24 @@ def json_copy(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        return {k: json_copy(v) for k, v in value.items()}
+        copied = value.copy()
+        for k, v in copied.items():  # values replaced in place: the keys do not change
+            if type(v) not in _ATOMS:
+                copied[k] = json_copy(v)
+        return copied
     if kind is list:
-        return [json_copy(v) for v in value]
+        items = value.copy()
+        for i, v in enumerate(items):
+            if type(v) not in _ATOMS:
+                items[i] = json_copy(v)
+        return items
     if kind is tuple:
         return tuple(json_copy(v) for v in value)
     return value
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+"""Types of JSON values that are not containers (a copy is the value itself)."""
 
 
 # -- building one item ---------------------------------------------------------------------
@@ -73,6 +85,11 @@ older than 1.0.0. ``tests/core/test_items.py`` runs each on items full of the fi
 migrate to check this on the installed pystac. Not the file extension's hook: it warns about
 asset fields whatever the item lists."""
 
+_INERT_UNLESS_ASSET_FIELDS = frozenset({("pystac.extensions.file", "FileExtensionHooks")})
+"""pystac's extension hooks whose ``migrate`` (read in pystac 1.15), on an item of STAC 1.0.0
+or later that does not list one of their previous ids, only warns when an asset has one of
+the hook's ``removed_fields``: run only for such an item."""
+
 _INERT_CHECKED_ON = ("1.15.",)
 """The pystac releases whose hooks :data:`_INERT_WHEN_UNDECLARED` was read in: with any other,
 every hook that overrides ``migrate`` runs."""
@@ -95,7 +112,8 @@ def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[
     for it, :data:`_INERT_WHEN_UNDECLARED`), and the others (which only rename a previous
     schema id) when the item lists one of their previous ids; and the version as the hooks get
     it, whose comparisons (``version < "0.9"``...) are cached, also as the identified range's
-    latest version (which the file extension's hook compares)."""
+    latest version (which the file extension's hook compares). Each hook comes with the asset
+    fields without which it does nothing (:data:`_INERT_UNLESS_ASSET_FIELDS`), or None."""
     import pystac
     from pystac.extensions.hooks import ExtensionHooks
     from pystac.serialization import identify_stac_object
@@ -117,8 +135,18 @@ def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[
             and not _declares(hook, info.extensions)
         )
 
+    def condition(hook: Any) -> frozenset[str] | None:
+        kind = type(hook)
+        if (
+            known
+            and (kind.__module__, kind.__qualname__) in _INERT_UNLESS_ASSET_FIELDS
+            and not any(p in info.extensions for p in hook.prev_extension_ids)
+        ):
+            return frozenset(hook.removed_fields)
+        return None
+
     hooks = tuple(
-        h
+        (h, condition(h))
         for h in registry.hooks.values()
         if info.object_type in h._get_stac_object_types()
         and (
@@ -223,7 +251,9 @@ def _migrate_in_place(d: dict[str, Any]) -> bool:
         object_migrations[info.object_type](d, version, info)
         d["stac_version"] = latest
     d["stac_extensions"] = extensions
-    for hook in hooks:
+    for hook, fields in hooks:
+        if fields is not None and not _assets_have(d, fields):
+            continue  # the hook would do nothing
         hook.migrate(d, version, info)
     for ext in extensions[:]:
         if ext in removed:
@@ -233,6 +263,14 @@ def _migrate_in_place(d: dict[str, Any]) -> bool:
                     migration_fn(d, version, info)
                 extensions.remove(ext)
     return True
+
+
+def _assets_have(d: dict[str, Any], fields: frozenset[str]) -> bool:
+    """Whether an asset of the item dict ``d`` has one of ``fields``."""
+    assets = d.get("assets")
+    if type(assets) is not dict:
+        return True  # not the usual shape: let the hook see it
+    return any(type(a) is not dict or not fields.isdisjoint(a) for a in assets.values())
 
 
 @functools.lru_cache(maxsize=1024)
@@ -269,36 +307,9 @@ def build_item(d: dict[str, Any], *, owned: bool = True) -> pystac.Item:
     # a "Feature" with a stac_version (checked by the migration): what matches_object_type asks
     properties = d.get("properties", {})
     when = properties.get("datetime")
-    extra = {
-        k: v
-        for k, v in d.items()
-        if k
-        not in (
-            "id",
-            "geometry",
-            "bbox",
-            "stac_extensions",
-            "collection",
-            "links",
-            "assets",
-            "properties",
-            "type",
-            "stac_version",
-        )
-    }
-    item = pystac.Item(
-        id=d["id"],
-        geometry=d.get("geometry"),
-        bbox=d.get("bbox"),
-        datetime=_parse_datetime(when) if when is not None else None,
-        properties=properties,
-        stac_extensions=d.get("stac_extensions"),
-        collection=d.get("collection"),
-        extra_fields=extra,
-        assets={k: pystac.Asset.from_dict(v) for k, v in d.get("assets", {}).items()},
-    )
-    for link in d.get("links", []):
-        item.add_link(pystac.Link.from_dict(link))
+    extra = {k: v for k, v in d.items() if k not in _ITEM_FIELDS}
+    made = _assembler() or _constructed
+    item = made(d, properties, _parse_datetime(when) if when is not None else None, extra)
     for hooks in _deprecating(tuple(item.stac_extensions)):
         message = hooks.get_deprecation_message(item)
         if message is not None:
@@ -308,7 +319,240 @@ def build_item(d: dict[str, Any], *, owned: bool = True) -> pystac.Item:
 
             warnings.warn(message, DeprecatedWarning, stacklevel=2)
             break
+    return cast("pystac.Item", item)
+
+
+# -- assembling an item without pystac's constructors --------------------------------------
+
+
+_ASSEMBLY_CHECKED_ON = ("1.15.",)
+"""The pystac releases whose constructors :func:`_assembler` was written from (``Item``,
+``Asset.from_dict``, ``Link.from_dict`` and the ``add_asset``/``add_link`` they are joined
+with): with any other, items are made by those constructors."""
+
+Assemble = Callable[[dict[str, Any], dict[str, Any], "datetime | None", dict[str, Any]], Any]
+
+
+@functools.lru_cache(maxsize=1)
+def _assembler() -> Assemble | None:
+    """A function that makes, from a migrated item dict, the :class:`pystac.Item` that
+    pystac's constructors make (the same attributes, in the same order, with the same values
+    and owners), setting each object's attributes at once instead of through the
+    constructors (a third of an item's cost). Only for the pystac releases it was written
+    from (:data:`_ASSEMBLY_CHECKED_ON`), and only if it makes exactly what the constructors
+    make of :data:`_SAMPLES` on the installed pystac: else None (the constructors are used)."""
+    import pystac
+
+    if not pystac.__version__.startswith(_ASSEMBLY_CHECKED_ON):
+        return None
+    assemble = _make_assembler()
+    for sample in _SAMPLES:
+        both = []
+        for make in (_constructed, assemble):
+            d = json_copy(sample)
+            properties = d["properties"]
+            when = properties.get("datetime")
+            extra = {k: v for k, v in d.items() if k not in _ITEM_FIELDS}
+            try:
+                both.append(make(d, properties, _parse_datetime(when) if when else None, extra))
+            except Exception:  # whatever goes wrong: the constructors are used
+                return None
+        if not _same_state(*both):
+            return None
+    return assemble
+
+
+_ITEM_FIELDS = frozenset(
+    {
+        "id",
+        "geometry",
+        "bbox",
+        "stac_extensions",
+        "collection",
+        "links",
+        "assets",
+        "properties",
+        "type",
+        "stac_version",
+    }
+)
+"""The top-level fields of an item dict that are not its ``extra_fields``."""
+
+
+def _make_assembler() -> Assemble:
+    """The assembly (see :func:`_assembler`). The item dict is the item's own (``owned``):
+    its asset and link dicts become the assets' and links' ``extra_fields`` (where pystac's
+    ``from_dict`` copies them first)."""
+    import os
+    from copy import copy
+
+    import pystac
+    from pystac.errors import STACError
+    from pystac.utils import make_absolute_href
+
+    item_class, asset_class, link_class = pystac.Item, pystac.Asset, pystac.Link
+    new = object.__new__
+    self_rel = pystac.RelType.SELF
+
+    def posix(href: Any) -> str:  # pystac.utils.make_posix_style
+        text = href if type(href) is str else str(os.fspath(href))
+        return text.replace("\\\\", "/").replace("\\", "/") if "\\" in text else text
+
+    def assemble(
+        d: dict[str, Any], properties: dict[str, Any], when: Any, extra: dict[str, Any]
+    ) -> Any:
+        if when is None and (
+            "start_datetime" not in properties or "end_datetime" not in properties
+        ):
+            raise STACError(
+                "Invalid Item: If datetime is None, a start_datetime and end_datetime "
+                "must be supplied."
+            )
+        # attributes set one by one, in the constructors' order: the objects keep their
+        # attributes inline as the constructors' do (no dict of their own)
+        item: Any = new(item_class)
+        item.links = links = []
+        item.stac_extensions = d.get("stac_extensions") or []
+        item.id = d.get("id")
+        item.geometry = d.get("geometry")
+        item.bbox = d.get("bbox")
+        item.properties = properties
+        item.extra_fields = extra
+        item.assets = assets = {}
+        item.datetime = when
+        item.collection_id = collection = d.get("collection")
+        if collection is None:
+            item.collection = None
+        for key, value in d.get("assets", {}).items():
+            fields = value if type(value) is dict else copy(value)  # Asset.from_dict's copy
+            href = fields.pop("href")
+            media_type = fields.pop("type", None)
+            title = fields.pop("title", None)
+            description = fields.pop("description", None)
+            roles = fields.pop("roles", None)
+            asset = new(asset_class)
+            asset.href = posix(href)
+            asset.title = title
+            asset.description = description
+            asset.media_type = media_type
+            asset.roles = roles
+            asset.extra_fields = fields if any(fields) else {}
+            asset.owner = item
+            assets[key] = asset
+        for value in d.get("links", []):
+            fields = value if type(value) is dict else copy(value)  # Link.from_dict's copy
+            rel = fields.pop("rel")
+            target = fields.pop("href")
+            media_type = fields.pop("type", None)
+            title = fields.pop("title", None)
+            link = new(link_class)
+            link.rel = rel
+            if isinstance(target, str):
+                link._target_href = make_absolute_href(target) if rel == self_rel else posix(target)
+                link._target_object = None
+            else:
+                link._target_href = None
+                link._target_object = target
+            link.media_type = media_type
+            link._title = title
+            link.extra_fields = fields if any(fields) else {}
+            link.owner = item
+            links.append(link)
+        return item
+
+    return assemble
+
+
+def _constructed(
+    d: dict[str, Any], properties: dict[str, Any], when: Any, extra: dict[str, Any]
+) -> Any:
+    """The item pystac's constructors make of the migrated item dict ``d`` (``properties``
+    are its properties, ``when`` their datetime parsed, ``extra`` its other fields)."""
+    import pystac
+
+    item = pystac.Item(
+        id=cast(str, d.get("id")),  # None when missing, as from_dict
+        geometry=d.get("geometry"),
+        bbox=d.get("bbox"),
+        datetime=when,
+        properties=properties,
+        stac_extensions=d.get("stac_extensions"),
+        collection=d.get("collection"),
+        extra_fields=extra,
+        assets={k: pystac.Asset.from_dict(v) for k, v in d.get("assets", {}).items()},
+    )
+    for link in d.get("links", []):
+        item.add_link(pystac.Link.from_dict(link))
     return item
+
+
+def _same_state(a: Any, b: Any, pairs: dict[int, Any] | None = None) -> bool:
+    """Whether ``a`` and ``b`` (items, their links and assets, and the values in them) have
+    the same attributes in the same order with equal values, owners included (the owner of
+    a part of ``a`` is the object of ``a`` that pairs with the owner of that part of ``b``)."""
+    import pystac
+
+    pairs = {} if pairs is None else pairs
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (pystac.Item, pystac.Link, pystac.Asset)):
+        if id(a) in pairs:
+            return pairs[id(a)] is b
+        pairs[id(a)] = b
+        mine, theirs = vars(a), vars(b)
+        return list(mine) == list(theirs) and all(
+            _same_state(mine[k], theirs[k], pairs) for k in mine
+        )
+    if type(a) is list:
+        return len(a) == len(b) and all(_same_state(x, y, pairs) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:
+        return list(a) == list(b) and all(_same_state(a[k], b[k], pairs) for k in a)
+    return bool(a == b)
+
+
+_SAMPLES: tuple[dict[str, Any], ...] = (
+    {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [],
+        "id": "sample-1",
+        "geometry": {"type": "Point", "coordinates": [1.0, 2.0]},
+        "bbox": [1.0, 2.0, 1.0, 2.0],
+        "properties": {"datetime": "2024-01-01T00:00:00Z", "x": [1, {"y": 2}]},
+        "links": [
+            {"rel": "self", "href": "https://h/c/items/sample-1", "type": "application/json"},
+            {"rel": "parent", "href": "https://h/c", "title": "c", "x": {"y": 1}},
+            {"rel": "related", "href": "rel\\\\a"},
+        ],
+        "assets": {
+            "a.bin": {
+                "href": "s3://b/a.bin",
+                "type": "application/octet-stream",
+                "title": "t",
+                "description": "d",
+                "roles": ["data"],
+                "file:size": 3,
+            },
+            "b": {"href": "b\\\\c"},
+        },
+        "collection": "c",
+        "extra:top": {"z": 1},
+    },
+    {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": "sample-2",
+        "geometry": None,
+        "properties": {
+            "datetime": None,
+            "start_datetime": "2024-01-01T00:00:00Z",
+            "end_datetime": "2024-01-02T00:00:00Z",
+        },
+        "links": [{"rel": "self", "href": "relative/sample-2.json"}],
+        "assets": {},
+    },
+)
+"""Items :func:`_assembler` must make as pystac's constructors do before it is used."""
 
 
 # -- the lazy list -------------------------------------------------------------------------
@@ -325,6 +569,19 @@ def _item_class() -> Any:
 
         _ITEM = pystac.Item
     return _ITEM
+
+
+_KINDS: dict[type, bool] = {}
+"""Whether an entry of this type is a built item (``isinstance(x, pystac.Item)`` costs a
+microsecond: pystac.Item's metaclass is typing's protocol metaclass)."""
+
+
+def _is_item(value: Any) -> bool:
+    kind = type(value)
+    known = _KINDS.get(kind)
+    if known is None:
+        known = _KINDS[kind] = isinstance(value, _ITEM)
+    return known
 
 
 def _built_first(name: str) -> Any:
@@ -362,7 +619,10 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
 
     def _at(self, index: int) -> pystac.Item:
         value = list.__getitem__(self, index)
-        if not isinstance(value, _ITEM):
+        built = _KINDS.get(type(value))
+        if built is None:
+            built = _is_item(value)
+        if not built:
             value = self._build(value)
             list.__setitem__(self, index, value)
         return cast("pystac.Item", value)
@@ -370,12 +630,12 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
     @property
     def built(self) -> int:
         """How many items are built."""
-        return sum(1 for v in list.__iter__(self) if isinstance(v, _ITEM))
+        return sum(1 for v in list.__iter__(self) if _is_item(v))
 
     @property
     def ids(self) -> list[str]:
         """Every item's id, without building the items."""
-        return [v.id if isinstance(v, _ITEM) else str(v.get("id")) for v in list.__iter__(self)]
+        return [v.id if _is_item(v) else str(v.get("id")) for v in list.__iter__(self)]
 
     def head(self, count: int) -> LazyItemList:
         """The first ``count`` entries as a new list, building nothing (built items and
@@ -387,7 +647,7 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
     def build_all(self) -> None:
         """Build every item not built yet."""
         for index in range(list.__len__(self)):
-            if not isinstance(list.__getitem__(self, index), _ITEM):
+            if not _is_item(list.__getitem__(self, index)):
                 self._at(index)
 
     def __getitem__(self, index: SupportsIndex | slice) -> Any:

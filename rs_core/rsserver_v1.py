@@ -379,19 +379,35 @@ it holds 1,024 (bounded: a search streamed page after page keeps its memory flat
 def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None:
     """Timestamps of ``fields`` rewritten in place as RFC 3339 UTC; ``copy``: its dict and
     list values replaced by copies in the same pass."""
-    done = _REWRITTEN
+    done, stamps = _REWRITTEN, _STAMP_KEYS
     for key, value in fields.items():  # values replaced in place: the keys do not change
         kind = type(value)
         if kind is str:
-            if _is_timestamp_field(key) and value.strip():
-                text = done.get(value)
+            stamp = stamps.get(key)
+            if stamp is None:
+                stamp = _stamp_key(key)
+            if stamp:
+                text = done.get(value)  # a text in there is a non-blank timestamp
                 if text is None:
+                    if not value.strip():
+                        continue
                     if len(done) >= 1024:
                         done.clear()
                     text = done[value] = _rfc3339_text(value)
                 fields[key] = text
         elif copy and (kind is dict or kind is list):
             fields[key] = json_copy(value)
+
+
+_STAMP_KEYS: dict[str, bool] = {}
+"""Field names known to hold a timestamp or not (bounded like :data:`_REWRITTEN`)."""
+
+
+def _stamp_key(key: str) -> bool:
+    if len(_STAMP_KEYS) >= 1024:
+        _STAMP_KEYS.clear()
+    stamp = _STAMP_KEYS[key] = _is_timestamp_field(key)
+    return stamp
 
 
 def normalise_assets(assets: Any, default_href: str | None = None) -> dict[str, dict[str, Any]]:

@@ -26,7 +26,14 @@ from rs_auxip import AuxipClient
 from rs_cadip import CadipClient
 
 from rs_core.http import HttpSettings
-from rs_core.items import LazyItemList, build_item, json_copy, lazy_item_collection
+from rs_core.items import (
+    LazyItemList,
+    _assembler,
+    _same_state,
+    build_item,
+    json_copy,
+    lazy_item_collection,
+)
 from rs_core.rsserver_v1 import _rfc3339_parsed, _rfc3339_text, normalise_feature
 from rs_core.testing.kit.catalog import make_collection, make_item
 from rs_core.testing.simulator import ApiKey, RsServerSimulator
@@ -178,6 +185,7 @@ def test_build_item_equals_from_dict(feature: dict[str, Any]) -> None:
         warnings.simplefilter("always")
         lazy = build_item(json_copy(feature))
     same_item(lazy, eager)
+    assert _same_state(lazy, eager), "the same attributes, values and owners as from_dict's"
     assert [(w.category, str(w.message)) for w in lazy_warnings] == [
         (w.category, str(w.message)) for w in eager_warnings
     ]
@@ -222,7 +230,7 @@ def test_hooks_skipped_as_inert_are_inert_on_the_installed_pystac() -> None:
     checked = pystac.__version__.startswith(_INERT_CHECKED_ON)
     for item in _undeclared_items():
         _, hooks, version = _description(item["stac_version"], tuple(item["stac_extensions"]))
-        kept = {(type(h).__module__, type(h).__qualname__) for h in hooks}
+        kept = {(type(h).__module__, type(h).__qualname__) for h, _ in hooks}
         overriding = {
             name for name, h in by_name.items() if type(h).migrate is not ExtensionHooks.migrate
         }
@@ -246,14 +254,44 @@ def test_hooks_skipped_as_inert_are_inert_on_the_installed_pystac() -> None:
             assert by_name[name].get_deprecation_message(built) is None, name
 
 
+def test_the_file_hook_runs_only_for_assets_with_removed_fields() -> None:
+    """The file extension's hook, skipped for an item none of whose assets has a field the
+    extension removed, changes nothing and warns of nothing on such an item; an asset with
+    one gets the hook (and pystac's warning)."""
+    from pystac.extensions.file import FILE_EXTENSION_HOOKS
+    from pystac.serialization import identify_stac_object
+
+    from rs_core.items import _INERT_CHECKED_ON, _description
+
+    removed = set(FILE_EXTENSION_HOOKS.removed_fields)
+    for item in _undeclared_items():
+        _, hooks, migrated = _description(item["stac_version"], tuple(item["stac_extensions"]))
+        fields = {type(h).__qualname__: f for h, f in hooks}["FileExtensionHooks"]
+        if not pystac.__version__.startswith(_INERT_CHECKED_ON):
+            assert fields is None
+            continue
+        assert fields == removed
+        item["assets"] = {"a": {"href": "s3://b/a", "file:size": 1, "file:checksum": "12"}}
+        probe = copy.deepcopy(item)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            FILE_EXTENSION_HOOKS.migrate(probe, migrated, identify_stac_object(probe))
+        assert probe == item and seen == []
+        item["assets"]["a"]["file:unit"] = "m"
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            build_item(copy.deepcopy(item))
+        assert any("removed from the file extension" in str(w.message) for w in seen)
+
+
 def test_a_declared_extension_keeps_its_hook() -> None:
     from rs_core.items import _description
 
     _, hooks, _ = _description("1.0.0", (STORAGE_EXT, PROJ_EXT))
-    kinds = {type(h).__qualname__ for h in hooks}
+    kinds = {type(h).__qualname__ for h, _ in hooks}
     assert {"StorageExtensionHooks", "ProjectionExtensionHooks"} <= kinds
     _, hooks, _ = _description("1.0.0-rc.1", ())
-    assert "LabelExtensionHooks" in {type(h).__qualname__ for h in hooks}
+    assert "LabelExtensionHooks" in {type(h).__qualname__ for h, _ in hooks}
     item = {
         "type": "Feature",
         "stac_version": "1.0.0",
@@ -301,6 +339,61 @@ def test_json_copy_is_a_deep_copy(value: Any) -> None:
     assert copied == value
     if isinstance(value, (dict, list)) and value:
         assert copied is not value
+
+
+def test_items_are_assembled_on_the_pystac_it_was_written_from() -> None:
+    if pystac.__version__.startswith("1.15."):
+        assert _assembler() is not None, "the assembly's self-check fails on pystac 1.15"
+
+
+def test_assembly_steps_aside_when_pystac_makes_items_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pystac whose constructors set what the assembly does not (a later release): the
+    self-check sees it and items are made by the constructors."""
+    if _assembler() is None:
+        pytest.skip(f"no assembly on pystac {pystac.__version__}")
+    init = pystac.Asset.__init__
+
+    def later_init(self: pystac.Asset, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.checksum = None  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(pystac.Asset, "__init__", later_init)
+    _assembler.cache_clear()
+    try:
+        assert _assembler() is None
+        feature = _feature(1)
+        built = build_item(json_copy(feature))
+        assert _same_state(built, pystac.Item.from_dict(copy.deepcopy(feature)))
+        assert all(hasattr(a, "checksum") for a in built.assets.values())
+    finally:
+        monkeypatch.undo()
+        _assembler.cache_clear()
+    assert _assembler() is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda f: f["properties"].update(datetime=None), pystac.STACError),
+        (lambda f: f["assets"]["a.bin"].pop("href"), KeyError),
+        (lambda f: f["links"].append({"href": "x"}), KeyError),
+        (lambda f: f.pop("id"), None),  # from_dict makes an item of id None
+    ],
+)
+def test_assembly_refuses_what_the_constructors_refuse(change: Any, error: type | None) -> None:
+    feature = _feature(1)
+    feature["assets"] = {"a.bin": {"href": "s3://b/a.bin"}}
+    change(feature)
+    if error is None:
+        built = build_item(json_copy(feature))
+        assert _same_state(built, pystac.Item.from_dict(copy.deepcopy(feature)))
+        return
+    with pytest.raises(error):
+        pystac.Item.from_dict(copy.deepcopy(feature))
+    with pytest.raises(error):
+        build_item(json_copy(feature))
 
 
 def test_stac_0x_takes_pystacs_own_path() -> None:
