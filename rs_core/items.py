@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 if TYPE_CHECKING:
     import pystac
 
-__all__ = ["LazyItemList", "build_item", "json_copy", "lazy_item_collection"]
+__all__ = ["LazyItemList", "build_item", "gc_paused", "json_copy", "lazy_item_collection"]
 
 Build = Callable[[dict[str, Any]], "pystac.Item"]
 
@@ -595,6 +596,41 @@ def _built_first(name: str) -> Any:
     return wrapper
 
 
+_AHEAD = 1024
+"""The most items an iteration builds in one run (:meth:`LazyItemList._build_ahead`)."""
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Run the block with Python's cyclic garbage collector paused (if it is enabled).
+
+    Building many long-lived objects (search results) triggers a collection every few hundred
+    of them, each walking the young objects and, every so often, the whole heap: work that
+    frees nothing when the objects are kept, and that grows with what the process holds.
+    Reference counting still frees what it can meanwhile; collection resumes after the block
+    (the collector counts what was allocated meanwhile). Kept short by its callers (a run of
+    at most :data:`_AHEAD` items); a thread that turns the collector off during the block has
+    it turned on again at the end.
+
+    >>> import gc
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    import gc
+
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on use
     """A ``list`` of :class:`pystac.Item` that builds each item from its feature when touched.
 
@@ -606,7 +642,7 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
     per entry.
     """
 
-    __slots__ = ("_build",)
+    __slots__ = ("_build", "_failed")
 
     def __init__(
         self,
@@ -615,6 +651,7 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
     ) -> None:
         _item_class()
         self._build: Build = build or build_item
+        self._failed: dict[int, tuple[Any, BaseException]] | None = None
         super().__init__(features)
 
     def _at(self, index: int) -> pystac.Item:
@@ -623,9 +660,35 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
         if built is None:
             built = _is_item(value)
         if not built:
+            if self._failed is not None and id(value) in self._failed:
+                entry, error = self._failed.pop(id(value))
+                if entry is value:
+                    raise error
             value = self._build(value)
             list.__setitem__(self, index, value)
         return cast("pystac.Item", value)
+
+    def _build_ahead(self, index: int, count: int) -> None:
+        """Build entry ``index`` and the next ones up to ``count`` entries, with the cyclic
+        garbage collector paused (see :func:`gc_paused`). An entry after the first that fails
+        to build keeps its error, raised when that entry is reached (as if built then)."""
+        stop = min(index + count, list.__len__(self))
+        build, kinds = self._build, _KINDS
+        with gc_paused():
+            self._at(index)
+            for at in range(index + 1, stop):
+                value = list.__getitem__(self, at)
+                built = kinds.get(type(value))
+                if built or (built is None and _is_item(value)):
+                    continue
+                try:
+                    item = build(value)
+                except Exception as err:  # kept, raised when its entry is reached
+                    if self._failed is None:
+                        self._failed = {}
+                    self._failed[id(value)] = (value, err)
+                    return
+                list.__setitem__(self, at, item)
 
     @property
     def built(self) -> int:
@@ -645,10 +708,9 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
         return out
 
     def build_all(self) -> None:
-        """Build every item not built yet."""
-        for index in range(list.__len__(self)):
-            if not _is_item(list.__getitem__(self, index)):
-                self._at(index)
+        """Build every item not built yet (in order: the first that fails raises)."""
+        for _ in self:
+            pass
 
     def __getitem__(self, index: SupportsIndex | slice) -> Any:
         if isinstance(index, slice):
@@ -658,9 +720,17 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
         return self._at(position if position >= 0 else position + list.__len__(self))
 
     def __iter__(self) -> Iterator[pystac.Item]:
-        index = 0
+        # Items are built a run at a time (1, 2, 4... up to _AHEAD entries, the collector
+        # paused for each run): an iteration that stops early built at most twice what it
+        # took (or _AHEAD more).
+        index, ahead, kinds = 0, 1, _KINDS
         while index < list.__len__(self):
-            yield self._at(index)
+            value = list.__getitem__(self, index)
+            if not kinds.get(type(value)) and not _is_item(value):
+                self._build_ahead(index, ahead)
+                ahead = min(2 * ahead, _AHEAD)
+                value = list.__getitem__(self, index)
+            yield value
             index += 1
 
     def __reversed__(self) -> Iterator[pystac.Item]:

@@ -439,6 +439,65 @@ def test_lazy_list_builds_on_use() -> None:
     assert "built" in repr(items)
 
 
+def test_iterating_builds_runs_ahead_with_the_collector_paused() -> None:
+    """Iteration builds a run of items at a time (1, 2, 4... at most 1,024), the cyclic
+    collector paused for the run only: taking k items builds fewer than 2k + 1; the caller's
+    loop runs with the collector on; a collector the caller turned off stays off."""
+    import gc
+
+    paused: list[bool] = []
+
+    def build(feature: dict[str, Any]) -> pystac.Item:
+        paused.append(not gc.isenabled())
+        return build_item(feature)
+
+    items = LazyItemList([_feature(i) for i in range(3000)], build)
+    for taken, item in enumerate(items, start=1):
+        assert gc.isenabled(), "the caller's loop runs with the collector on"
+        assert item.id == f"f{taken - 1}"
+        assert taken <= items.built < 2 * taken + 1
+        if taken == 100:
+            break
+    assert all(paused) and len(paused) == items.built
+    assert [i.id for i in items] == [f"f{i}" for i in range(3000)] and items.built == 3000
+    gc.disable()
+    try:
+        again = LazyItemList([_feature(i) for i in range(10)])
+        assert len(list(again)) == 10 and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_an_entry_that_fails_ahead_raises_when_reached() -> None:
+    """An entry built ahead that fails raises its own error when the iteration reaches it,
+    after the entries before it were handed out; the entries after it still build."""
+    features = [_feature(i) for i in range(8)]
+    features[5]["properties"]["datetime"] = None  # no datetime, no range: pystac refuses it
+    items = LazyItemList(features)
+    seen = []
+    with pytest.raises(pystac.STACError) as caught:
+        for item in items:
+            seen.append(item.id)
+    assert seen == ["f0", "f1", "f2", "f3", "f4"]
+    with pytest.raises(pystac.STACError) as direct:
+        build_item(_feature(5) | {"properties": {"datetime": None}})
+    assert str(caught.value) == str(direct.value)
+    assert items[6].id == "f6" and items[7].id == "f7"
+    with pytest.raises(pystac.STACError):
+        items.build_all()
+
+
+def test_the_collector_comes_back_after_an_error() -> None:
+    import gc
+
+    from rs_core.items import gc_paused
+
+    with pytest.raises(ZeroDivisionError), gc_paused():
+        assert not gc.isenabled()
+        _ = 1 / 0
+    assert gc.isenabled()
+
+
 def test_lazy_list_copies_and_pickles_as_items() -> None:
     items = LazyItemList([_feature(i) for i in range(3)])
     for copied in (copy.copy(items), items.copy(), list(items)):
