@@ -58,6 +58,7 @@ from rs_core.errors import (
     error_for_status,
     redact_url,
 )
+from rs_core.items import gc_paused
 
 __all__ = [
     "APIKEY_HEADER",
@@ -790,10 +791,15 @@ class HttpClient:
 
 
 def decode_json(response: requests.Response, *, what: str = "Request failed") -> Any:
-    """Decode a response's JSON body or raise :class:`BadResponseError` naming the request."""
+    """Decode a response's JSON body or raise :class:`BadResponseError` naming the request.
+
+    The cyclic garbage collector is paused while a body is decoded (a page of a search makes
+    tens of thousands of containers, all of them kept: the collector's passes over them would
+    free nothing; see :func:`rs_core.items.gc_paused`)."""
     method = response.request.method if response.request is not None else None
     try:
-        return response.json()
+        with gc_paused():
+            return response.json()
     except ValueError as err:
         snippet = " ".join(_TAG.sub(" ", response.text[:200]).split())
         raise BadResponseError(

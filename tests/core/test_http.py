@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from rs_core.credentials import ApiKeyCredential, BearerToken, Credential, SessionCookie
 from rs_core.errors import (
@@ -455,3 +456,29 @@ def test_environment_settings_are_kept_per_origin_for_streamed_requests(
     monkeypatch.setenv("NO_PROXY", "a.test")
     got = session.merge_environment_settings("http://a.test/x", {}, True, None, None)
     assert len(calls) == 3 and "http" not in got["proxies"], "an env change is seen"
+
+
+def test_a_body_is_decoded_with_the_collector_paused() -> None:
+    """decode_json pauses the cyclic collector for the decoding only (a page of a search is
+    tens of thousands of kept containers), and a body that is no JSON still gets its typed
+    error with the collector back on."""
+    import gc
+
+    from rs_core.http import decode_json
+
+    seen: list[bool] = []
+
+    class Recording(requests.Response):
+        def json(self, **kwargs: Any) -> Any:
+            seen.append(gc.isenabled())
+            return super().json(**kwargs)
+
+    good, bad = Recording(), Recording()
+    for response, body in ((good, b'{"features": [{"id": "a"}]}'), (bad, b"<html>")):
+        response.status_code, response._content = 200, body
+        response.url = "http://127.0.0.1/x"
+    assert decode_json(good) == {"features": [{"id": "a"}]}
+    assert gc.isenabled()
+    with pytest.raises(BadResponseError):
+        decode_json(bad, what="A page")
+    assert seen == [False, False] and gc.isenabled()
