@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 if TYPE_CHECKING:
     import pystac
 
-__all__ = ["LazyItemList", "build_item", "gc_paused", "json_copy", "lazy_item_collection"]
+__all__ = [
+    "LazyItemList",
+    "build_item",
+    "copy_nested",
+    "gc_paused",
+    "json_copy",
+    "lazy_item_collection",
+]
 
 Build = Callable[[dict[str, Any]], "pystac.Item"]
 
@@ -63,6 +70,19 @@ def json_copy(value: Any) -> Any:
 
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 """Types of JSON values that are not containers (a copy is the value itself)."""
+
+
+def copy_nested(fields: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``fields`` itself, each of its dict and list values (but those of the keys in ``skip``)
+    replaced by a :func:`json_copy`: for a dict made afresh whose values may be shared.
+
+    >>> shared = [1]; fields = {"a": shared, "b": "x"}; copy_nested(fields)["a"] is shared
+    False
+    """
+    for key, value in fields.items():  # values replaced in place: the keys do not change
+        if type(value) in (dict, list) and key not in skip:
+            fields[key] = json_copy(value)
+    return fields
 
 
 # -- building one item ---------------------------------------------------------------------
@@ -306,11 +326,7 @@ def build_item(d: dict[str, Any], *, owned: bool = True) -> pystac.Item:
     if not _migrate_in_place(d):
         return pystac.Item.from_dict(d, preserve_dict=False)
     # a "Feature" with a stac_version (checked by the migration): what matches_object_type asks
-    properties = d.get("properties", {})
-    when = properties.get("datetime")
-    extra = {k: v for k, v in d.items() if k not in _ITEM_FIELDS}
-    made = _assembler() or _constructed
-    item = made(d, properties, _parse_datetime(when) if when is not None else None, extra)
+    item = _made(_assembler() or _constructed, d)
     for hooks in _deprecating(tuple(item.stac_extensions)):
         message = hooks.get_deprecation_message(item)
         if message is not None:
@@ -348,19 +364,23 @@ def _assembler() -> Assemble | None:
         return None
     assemble = _make_assembler()
     for sample in _SAMPLES:
-        both = []
-        for make in (_constructed, assemble):
-            d = json_copy(sample)
-            properties = d["properties"]
-            when = properties.get("datetime")
-            extra = {k: v for k, v in d.items() if k not in _ITEM_FIELDS}
-            try:
-                both.append(make(d, properties, _parse_datetime(when) if when else None, extra))
-            except Exception:  # whatever goes wrong: the constructors are used
-                return None
-        if not _same_state(*both):
+        try:
+            made = _made(_constructed, json_copy(sample))
+            fast = _made(assemble, json_copy(sample))
+        except Exception:  # whatever goes wrong: the constructors are used
+            return None
+        if not _same_state(fast, made):
             return None
     return assemble
+
+
+def _made(make: Assemble, d: dict[str, Any]) -> Any:
+    """``make``'s item of the migrated item dict ``d``: its properties, their datetime parsed,
+    its other fields as ``extra_fields``."""
+    properties = d.get("properties", {})
+    when = properties.get("datetime")
+    extra = {k: v for k, v in d.items() if k not in _ITEM_FIELDS}
+    return make(d, properties, _parse_datetime(when) if when is not None else None, extra)
 
 
 _ITEM_FIELDS = frozenset(
@@ -656,10 +676,7 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
 
     def _at(self, index: int) -> pystac.Item:
         value = list.__getitem__(self, index)
-        built = _KINDS.get(type(value))
-        if built is None:
-            built = _is_item(value)
-        if not built:
+        if not _is_item(value):
             if self._failed is not None and id(value) in self._failed:
                 entry, error = self._failed.pop(id(value))
                 if entry is value:
@@ -673,13 +690,12 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
         garbage collector paused (see :func:`gc_paused`). An entry after the first that fails
         to build keeps its error, raised when that entry is reached (as if built then)."""
         stop = min(index + count, list.__len__(self))
-        build, kinds = self._build, _KINDS
+        build = self._build
         with gc_paused():
             self._at(index)
             for at in range(index + 1, stop):
                 value = list.__getitem__(self, at)
-                built = kinds.get(type(value))
-                if built or (built is None and _is_item(value)):
+                if _is_item(value):
                     continue
                 try:
                     item = build(value)
@@ -723,10 +739,10 @@ class LazyItemList(list):  # type: ignore[type-arg]  # of pystac.Item, built on 
         # Items are built a run at a time (1, 2, 4... up to _AHEAD entries, the collector
         # paused for each run): an iteration that stops early built at most twice what it
         # took (or _AHEAD more).
-        index, ahead, kinds = 0, 1, _KINDS
+        index, ahead = 0, 1
         while index < list.__len__(self):
             value = list.__getitem__(self, index)
-            if not kinds.get(type(value)) and not _is_item(value):
+            if not _is_item(value):
                 self._build_ahead(index, ahead)
                 ahead = min(2 * ahead, _AHEAD)
                 value = list.__getitem__(self, index)

@@ -58,7 +58,7 @@ from rs_core.dates import WIRE_FORMAT, check_interval, parse_datetime, to_wire
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import BadResponseError, HttpError, InvalidInputError, StagingError
 from rs_core.http import HttpClient, _retry_after, decode_json, require
-from rs_core.items import LazyItemList, build_item, json_copy
+from rs_core.items import LazyItemList, build_item, copy_nested, json_copy
 from rs_core.roles import station_role
 from rs_core.staging import StagingStatus
 
@@ -328,9 +328,18 @@ class StationItemCollection(pystac.ItemCollection):
         return f"<StationItemCollection of {len(self.items)} items>"
 
 
-@functools.lru_cache(maxsize=1024)
 def _is_timestamp_field(key: str) -> bool:
-    return key in DATETIME_PROPERTIES or key.endswith(_TIMESTAMP_SUFFIXES)
+    """Whether field ``key`` holds a timestamp (remembered in :data:`_STAMP_KEYS`)."""
+    stamp = _STAMP_KEYS.get(key)
+    if stamp is None:
+        if len(_STAMP_KEYS) >= 1024:
+            _STAMP_KEYS.clear()
+        stamp = _STAMP_KEYS[key] = key in DATETIME_PROPERTIES or key.endswith(_TIMESTAMP_SUFFIXES)
+    return stamp
+
+
+_STAMP_KEYS: dict[str, bool] = {}
+"""Field names known to hold a timestamp or not (emptied when it holds 1,024)."""
 
 
 def _rfc3339(value: Any) -> Any:
@@ -383,9 +392,9 @@ def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None
     for key, value in fields.items():  # values replaced in place: the keys do not change
         kind = type(value)
         if kind is str:
-            stamp = stamps.get(key)
+            stamp = stamps.get(key)  # _is_timestamp_field's table, read inline (hot loop)
             if stamp is None:
-                stamp = _stamp_key(key)
+                stamp = _is_timestamp_field(key)
             if stamp:
                 text = done.get(value)  # a text in there is a non-blank timestamp
                 if text is None:
@@ -397,17 +406,6 @@ def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None
                 fields[key] = text
         elif copy and (kind is dict or kind is list):
             fields[key] = json_copy(value)
-
-
-_STAMP_KEYS: dict[str, bool] = {}
-"""Field names known to hold a timestamp or not (bounded like :data:`_REWRITTEN`)."""
-
-
-def _stamp_key(key: str) -> bool:
-    if len(_STAMP_KEYS) >= 1024:
-        _STAMP_KEYS.clear()
-    stamp = _STAMP_KEYS[key] = _is_timestamp_field(key)
-    return stamp
 
 
 def normalise_assets(assets: Any, default_href: str | None = None) -> dict[str, dict[str, Any]]:
@@ -577,15 +575,10 @@ def content_problem(feature: Mapping[str, Any]) -> str:
 def _isolated(made: dict[str, Any]) -> dict[str, Any]:
     """``made`` (fresh from :func:`_normalised`: the feature, its properties and assets are new
     dicts) with every deeper value copied: it shares nothing with the feature it came from."""
-    for key, value in made.items():
-        if key == "properties":
-            _copy_containers(value)
-        elif key == "assets":
-            for asset in value.values():
-                _copy_containers(asset)
-        elif type(value) in (dict, list):
-            made[key] = json_copy(value)
-    return made
+    copy_nested(made["properties"])
+    for asset in made["assets"].values():
+        copy_nested(asset)
+    return copy_nested(made, skip=_OWN_PARTS)
 
 
 def _isolated_in_place(
@@ -604,9 +597,7 @@ def _isolated_in_place(
     assets = feature.get("assets")
     if type(assets) is not dict or any(type(a) is not dict for a in assets.values()):
         return _isolated(_normalised(feature, asset_href))
-    for key, value in feature.items():
-        if key not in {"properties", "assets"} and type(value) in (dict, list):
-            feature[key] = json_copy(value)
+    copy_nested(feature, skip=_OWN_PARTS)
     _normalise_timestamps(properties, copy=True)
     _date_fallback(properties)
     default_href = asset_href(str(feature.get("id", ""))) if asset_href is not None else None
@@ -618,10 +609,8 @@ def _isolated_in_place(
     return feature
 
 
-def _copy_containers(fields: dict[str, Any]) -> None:
-    for key, value in fields.items():  # values replaced in place: the keys do not change
-        if type(value) in (dict, list):
-            fields[key] = json_copy(value)
+_OWN_PARTS = frozenset({"properties", "assets"})
+"""The parts of a normalised feature that are new dicts (their own values are copied apart)."""
 
 
 def _invalid_feature(what: str, feature: Mapping[str, Any], index: int, reason: str) -> str:

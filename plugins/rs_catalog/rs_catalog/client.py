@@ -60,7 +60,7 @@ from rs_core.errors import (
     RsError,
     ServerError,
 )
-from rs_core.items import build_item, json_copy, lazy_item_collection
+from rs_core.items import build_item, copy_nested, json_copy, lazy_item_collection
 
 __all__ = [
     "CATALOG_ENV",
@@ -142,17 +142,12 @@ def _unshared(item: pystac.Item, d: dict[str, Any]) -> dict[str, Any]:
         and all(type(asset).to_dict is _ASSET_TO_DICT for asset in item.assets.values())
     ):
         return cast(dict[str, Any], json_copy(d))
-    for key, value in d.items():  # values replaced in place: the keys do not change
-        if key in {"links", "assets"}:
-            for part in value if key == "links" else value.values():
-                for name, field in part.items():
-                    if type(field) in (dict, list):
-                        part[name] = json_copy(field)
-        elif type(value) in (dict, list):
-            d[key] = json_copy(value)
-    return d
+    for part in [*d.get("links", []), *d.get("assets", {}).values()]:
+        copy_nested(part)
+    return copy_nested(d, skip=_FRESH_PARTS)
 
 
+_FRESH_PARTS = frozenset({"links", "assets"})
 _ITEM_TO_DICT = pystac.Item.to_dict
 _LINK_TO_DICT = pystac.Link.to_dict
 _ASSET_TO_DICT = pystac.Asset.to_dict
