@@ -555,15 +555,18 @@ class StagingLedger:
         return {str(row[0]) for row in rows}
 
     def lost_sends(self, service: str, *, exclude_names: Iterable[str] = ()) -> list[float]:
-        """When each open request at ``service`` whose answer is unknown (sent, no job) was
-        sent, one time per batch, oldest first (the jobs a server made for them are claimed in
-        that order); requests of ``exclude_names`` left out."""
+        """When each request at ``service`` whose job is unknown was sent, one time per
+        batch, oldest first (the jobs a server made for them are claimed in that order):
+        the open ones whose answer was lost, and the closed ones that ended without their job
+        being learnt (found DONE elsewhere: their job exists, unnamed); requests of
+        ``exclude_names`` left out, and refused ones (no job was made)."""
         names = list(exclude_names)
         skip = f"AND name NOT IN ({','.join('?' * len(names))}) " if names else ""
         with self._lock:
             rows = self._db.execute(
-                "SELECT MIN(sent_at) FROM requests WHERE service=? AND final=0 AND job_id IS NULL "
-                f"AND sent_at IS NOT NULL AND state IN ('PENDING','UNKNOWN') {skip}"
+                "SELECT MIN(sent_at) FROM requests WHERE service=? AND job_id IS NULL "
+                "AND sent_at IS NOT NULL AND (state IN ('PENDING','UNKNOWN') OR "
+                f"(final=1 AND state != 'REFUSED')) {skip}"
                 "GROUP BY CASE WHEN batch='' THEN CAST(id AS TEXT) ELSE batch END "
                 "ORDER BY 1",
                 (service, *names),

@@ -77,6 +77,24 @@ def test_history_reason_and_forget(tmp_path: Path) -> None:
     assert ledger.forget(name="a", final_only=False) == 1
 
 
+def test_lost_sends_bound_the_jobs_of_every_request_whose_job_is_unknown() -> None:
+    """A request closed without its job being learnt (found DONE in the catalog) still made a
+    job: its send time bounds the window where another lost request's job is looked for."""
+    ledger = StagingLedger(":memory:")
+    scope = LedgerScope("auxip", "AUXIP", "http://127.0.0.1:1", "v2")
+    entries = [e for e, _ in ledger.claim(scope, ["lost", "closed", "refused", "known", "new"])]
+    _lost, closed, refused, known, _never_sent = entries
+    for index, entry in enumerate(entries[:4]):
+        ledger.sending([entry.entry_id], batch=f"b{index}")
+    ledger.record(closed.entry_id, "DONE", detail="found in the catalog collection c")
+    ledger.record(refused.entry_id, "REFUSED", "400 bad request")  # answered: no job made
+    ledger.record(known.entry_id, "NOT_STARTED", job_id="job-1")
+    sends = {e.name: ledger.get(e.entry_id).sent_at for e in entries}  # type: ignore[union-attr]
+    assert ledger.lost_sends(scope.service) == [sends["lost"], sends["closed"]]
+    assert ledger.lost_sends(scope.service, exclude_names=["lost"]) == [sends["closed"]]
+    assert ledger.lost_sends("http://elsewhere") == []
+
+
 def test_bad_input_is_typed(tmp_path: Path) -> None:
     from rs_core import ConfigurationError, InvalidInputError
 
