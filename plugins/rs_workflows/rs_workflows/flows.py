@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,6 +129,73 @@ def stage_and_publish(
     units: dict[str, list[str]] = {}
     for name, file in by_name.items():
         units.setdefault(tasks.staging_unit(file) if v2 else name, []).append(name)
+    units_of = units.values()
+    to_wait = _stage_units(
+        stage,
+        ref,
+        units_of,
+        rows,
+        collection=collection,
+        v2=v2,
+        target=target,
+        restage=restage,
+        present=present,
+    )
+    logger.info("%s: %d staging request(s) sent or followed", ref.label, len(to_wait))
+    progress = _Progress(progress_key + "-progress", len(to_wait))
+    waiting = {"timeout": timeout, "poll_interval": poll_interval}
+    _wait(ref, to_wait, rows, **waiting, progress=progress, catalog=collection if v2 else None)
+    # RS-Server v2: a file whose job ended without it in the collection (a job found after a
+    # lost answer that another request of the same moment made) is staged once more
+    again = [n for n in to_wait if rows[n].state == tasks.NOT_STAGED]
+    if again:
+        logger.warning("%s: staging %d file(s) again: %s", ref.label, len(again), again[:3])
+        retry_units: dict[str, list[str]] = {}
+        for name in again:
+            retry_units.setdefault(tasks.staging_unit(by_name[name]), []).append(name)
+        retried = _stage_units(
+            tasks.stage_files.with_options(refresh_cache=True),
+            ref,
+            retry_units.values(),
+            rows,
+            collection=collection,
+            v2=v2,
+            target=target,
+            restage=False,
+        )
+        for name in retried:
+            rows[name].action = "staged again"
+        _wait(ref, retried, rows, **waiting, progress=None, catalog=collection)
+    progress.set(-1, 0, force=True)
+    done = [by_name[n] for n in to_wait if rows[n].state == "DONE"]
+    if publish and done:
+        publishes = [
+            tasks.publish_files.submit(ref, collection, list(chunk), target, v2)
+            for chunk in _chunks(done, tasks.CHUNK)
+        ]
+        for publishing in publishes:
+            for name, outcome in publishing.result().items():
+                row = rows[name]
+                row.published = outcome["published"]
+                if outcome["error"]:
+                    row.error, row.reason = outcome["error"], outcome["reason"]
+    return list(rows.values())
+
+
+def _stage_units(
+    stage: Any,
+    ref: StationRef,
+    units: Iterable[list[str]],
+    rows: dict[str, FileRow],
+    *,
+    collection: str,
+    v2: bool,
+    target: str,
+    restage: bool,
+    present: set[str] | None = None,
+) -> list[str]:
+    """One staging task per unit (its file names); the names to wait for. A unit whose task
+    fails has its rows REFUSED with the reason."""
     futures = [
         (
             names,
@@ -138,10 +205,10 @@ def stage_and_publish(
                 collection,
                 "" if v2 else target,
                 restage=restage,
-                in_catalog=[n for n in names if n in present],
+                in_catalog=[n for n in names if n in (present or ())],
             ),
         )
-        for names in units.values()
+        for names in units
     ]
     to_wait: list[str] = []
     for names, staging in futures:
@@ -158,37 +225,35 @@ def stage_and_publish(
             action = actions.get(name, "staged")
             rows[name].action = "already staged" if cached and action == "staged" else action
             to_wait.append(name)
-    logger.info("%s: %d staging request(s) sent or followed", ref.label, len(to_wait))
-    progress = _Progress(progress_key + "-progress", len(to_wait))
+    return to_wait
+
+
+def _wait(
+    ref: StationRef,
+    names: list[str],
+    rows: dict[str, FileRow],
+    *,
+    timeout: float,
+    poll_interval: float,
+    progress: _Progress | None,
+    catalog: str | None,
+) -> None:
+    """Wait for ``names`` in chunks (one task each); their rows get the final state."""
     waits = [
         tasks.wait_staged.submit(
             ref,
             list(chunk),
             timeout,
             poll_interval,
-            progress=progress.part(i),
-            catalog_collection=collection if v2 else None,
+            progress=progress.part(i) if progress is not None else None,
+            catalog_collection=catalog,
         )
-        for i, chunk in enumerate(_chunks(to_wait, tasks.CHUNK))
+        for i, chunk in enumerate(_chunks(names, tasks.CHUNK))
     ]
     for waiting in waits:
         for name, outcome in waiting.result().items():
             row = rows[name]
             row.state, row.error, row.reason = outcome["state"], outcome["error"], outcome["reason"]
-    progress.set(-1, 0, force=True)
-    done = [by_name[n] for n in to_wait if rows[n].state == "DONE"]
-    if publish and done:
-        publishes = [
-            tasks.publish_files.submit(ref, collection, list(chunk), target, v2)
-            for chunk in _chunks(done, tasks.CHUNK)
-        ]
-        for publishing in publishes:
-            for name, outcome in publishing.result().items():
-                row = rows[name]
-                row.published = outcome["published"]
-                if outcome["error"]:
-                    row.error, row.reason = outcome["error"], outcome["reason"]
-    return list(rows.values())
 
 
 def _finish(

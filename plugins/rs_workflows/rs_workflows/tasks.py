@@ -48,6 +48,7 @@ from rs_workflows.connect import StationRef, catalog_client, station_client
 
 __all__ = [
     "CHUNK",
+    "NOT_STAGED",
     "concurrency_limit_name",
     "publish_files",
     "search_files",
@@ -428,6 +429,7 @@ def wait_staged(
             for name in found:
                 out[name] = {"state": "DONE", "error": "", "reason": ""}
                 pending.remove(name)
+        unconfirmed: list[str] = []
         for name in list(pending):
             try:
                 info = client.staging_info(name)
@@ -448,6 +450,13 @@ def wait_staged(
                 last_error[name] = (type(err).__name__, str(err))
                 continue
             last_status[name] = info.status.value
+            if (
+                info.status is EDownloadStatus.DONE
+                and catalog_collection is not None
+                and (in_catalog is None or name not in in_catalog)
+            ):
+                unconfirmed.append(name)  # v2 stages into the collection: look there
+                continue
             if info.status.is_final:
                 reason = info.message if info.status is EDownloadStatus.FAILED else ""
                 out[name] = {
@@ -456,6 +465,14 @@ def wait_staged(
                     "reason": reason,
                 }
                 pending.remove(name)
+        if unconfirmed and catalog_collection is not None:
+            in_catalog = catalog_file_names(ref, catalog_collection)  # after the statuses
+            for name in unconfirmed:
+                pending.remove(name)
+                if name in in_catalog:
+                    out[name] = {"state": "DONE", "error": "", "reason": ""}
+                else:
+                    out[name] = _not_staged_by_its_job(client, ref, name, catalog_collection)
         if progress is not None:
             progress.advance(len(names) - len(pending))
         if not pending or time.monotonic() >= deadline:
@@ -471,6 +488,32 @@ def wait_staged(
             "reason": reason or f"{last_status.get(name, 'no status')} after {timeout:.0f} s",
         }
     return out
+
+
+NOT_STAGED = "NOT_STAGED"
+"""The :func:`wait_staged` state of an RS-Server v2 file whose staging job ended successful
+without the file in the target collection: the job was not the file's (a job found at the
+server after a lost answer, which another request of the same moment made), or the server
+skipped it. The flow stages such a file once more."""
+
+
+def _not_staged_by_its_job(
+    client: Any, ref: StationRef, name: str, collection: str
+) -> dict[str, str]:
+    """Close the ledger entry of ``name`` as FAILED (its job ended without it in
+    ``collection``), so that the next staging of it sends a new request; the outcome."""
+    entry = None
+    with contextlib.suppress(RsError):
+        entry = client.ledger_entry(name)
+    job = entry.job_id if entry is not None else None
+    reason = (
+        f"its staging job {job or '(unknown)'} ended successful, but {name} is not in the "
+        f"catalog collection {collection}"
+    )
+    if entry is not None and entry.state != "FAILED":
+        client.ledger.record(entry.entry_id, "FAILED", reason)
+    get_run_logger().warning("%s: %s", ref.label, reason)
+    return {"state": NOT_STAGED, "error": "StagingError", "reason": reason}
 
 
 # -- publishing ----------------------------------------------------------------------------

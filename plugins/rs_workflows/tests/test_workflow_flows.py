@@ -108,6 +108,46 @@ def test_a_request_another_process_sent_is_followed_through_the_ledger_not_sent_
     assert set(staging_requests(sim).values()) == {1}
 
 
+def test_v2_a_file_whose_followed_job_ended_without_it_is_staged_once_more(
+    make_sim: Any,
+) -> None:
+    """After a lost answer, the job found at the server may be another request's (two sent
+    at the same moment, the server stamps whole seconds). The job ends successful, the file
+    is not in the collection: the flow says so in the ledger and stages it once more."""
+    from rs_workflows.flows import stage_products
+
+    from rs_core.client import RsClient
+
+    sim = make_sim("v2", staging_duration=0.2)
+    with RsClient(sim.url, KEY, profile="") as other:
+        auxip = other.get_station_client("auxip", "AUXIP")
+        found = auxip.search_stations("-2d", "now", max_items=3)
+        wrong, owner = found[0].id, found[1].id
+        report = auxip.stage_and_wait([owner], collection="aux_wrong_job", poll_interval=0.05)
+        assert report.ok, str(report)
+        job = auxip.ledger_entry(owner).job_id
+        # what a killed worker's rerun can leave: the entry of ``wrong`` following that job
+        [(entry, _)] = auxip.ledger.claim(auxip.ledger_scope(), [wrong], target="aux_wrong_job")
+        auxip.ledger.sending([entry.entry_id])
+        auxip.ledger.record(entry.entry_id, "NOT_STARTED", job_id=job)
+    before = staging_requests(sim)
+    assert wrong not in before and before[owner] == 1
+
+    report = stage_products(
+        kind="auxip", since="2d", max_items=3, collection="aux_wrong_job", **FAST
+    )
+    rows = {row["name"]: row for row in report["files"]}
+    assert rows[wrong]["action"] == "staged again", rows[wrong]
+    assert rows[owner]["action"] == "already staged", rows[owner]
+    assert {row["state"] for row in rows.values()} == {"DONE"}, report["summary"]
+    assert {row["published"] for row in rows.values()} == {"by staging"}
+    assert set(staging_requests(sim).values()) == {1}, staging_requests(sim)
+    with RsClient(sim.url, KEY, profile="") as again:
+        history = again.get_station_client("auxip", "AUXIP").ledger.entries(name=wrong)
+    assert [e.state for e in history] == ["DONE", "FAILED"]  # newest first
+    assert f"its staging job {job} ended successful" in history[1].reason
+
+
 def test_stage_products_with_a_cql2_filter_on_v2(make_sim: Any) -> None:
     from rs_workflows.flows import stage_products
 

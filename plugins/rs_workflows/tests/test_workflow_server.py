@@ -183,6 +183,23 @@ def _run_deployment(server: dict[str, str], name: str, timeout: float = 300) -> 
             time.sleep(1)
 
 
+def _why(run: Any, storage: Path) -> str:
+    """A failed run's whole message, and the history of every ledger entry not DONE."""
+    from rs_core.ledger import StagingLedger
+
+    ledger = StagingLedger(storage.parent / "ledger.sqlite3")
+    try:
+        lines = [f"{run.state.name}: {run.state.message}"]
+        for entry in ledger.entries():
+            if entry.state != "DONE":
+                full = ledger.get(entry.entry_id)
+                lines.append(f"{entry} holder={entry.holder} batch={entry.batch}")
+                lines += [f"    {e.to_dict()}" for e in (full.history if full else ())]
+        return "\n".join(lines)
+    finally:
+        ledger.close()
+
+
 def _result(server: dict[str, str], run: Any, storage: Path) -> Any:
     from prefect.settings import (
         PREFECT_API_URL,
@@ -289,7 +306,7 @@ def test_a_worker_killed_mid_flow_then_a_rerun_stages_nothing_twice_and_loses_no
 
     workers(env)
     rerun = _run_deployment(server, f"stage-products/aux-crash-{api_version}")
-    assert rerun.state.is_completed(), rerun.state
+    assert rerun.state.is_completed(), _why(rerun, storage)
     report = _result(server, rerun, storage)
     assert report["summary"] == f"{n_files} files: {n_files} done; {n_files} published"
     counts = staging_requests(sim)
