@@ -81,6 +81,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "JOBS_PATH",
     "JOB_STATUSES",
+    "MAX_REMEMBERED_FILES",
     "STAGING_EXECUTION_PATH",
     "StagingJob",
     "StationProtocolV2",
@@ -369,13 +370,20 @@ class _FileRef:
         return f"_FileRef(collection={self.collection!r}, item_id={self.item_id!r})"
 
 
+MAX_REMEMBERED_FILES = 50_000
+"""How many searched files a station client remembers for staging (the most recently seen)."""
+
+
 @define
 class V2State:
     """What one station client remembers between v2 calls (thread-safe).
 
     ``files``: file name -> the item that holds it (filled by searches: v2 stages items, the
-    seed API names files); ``job_of``: file name -> staging job id; ``jobs``: job id -> last
-    known :class:`StagingJob`; ``collections``: target collections known to exist.
+    seed API names files), at most ``max_files`` of them, the most recently seen: a
+    long-lived client's memory stays bounded, and a file forgotten is looked up again (by
+    the plugin's ``_v2_locate``) when it is staged; ``job_of``: file name -> staging job id;
+    ``jobs``: job id -> last known :class:`StagingJob`; ``collections``: target collections
+    known to exist.
     """
 
     lock: threading.RLock = field(factory=threading.RLock)
@@ -385,17 +393,29 @@ class V2State:
     collections: set[tuple[str, str]] = field(factory=set)
     listed: dict[str, tuple[str, ...]] = field(factory=dict)
     """Station service root -> the collection ids its ``/collections`` listed (cache)."""
+    max_files: int = MAX_REMEMBERED_FILES
 
     def remember_file(self, name: str, collection: str, item: Mapping[str, Any]) -> None:
         """Note that file ``name`` is held by ``item`` of ``collection``."""
-        with self.lock:
-            self.files[name] = _FileRef(collection, dict(item))
+        self.remember_files({name: _FileRef(collection, dict(item))})
 
     def remember_files(self, refs: Mapping[str, _FileRef]) -> None:
         """Note many files at once (one lock; the items are kept as they are: a search's
-        decoded answer, which nothing modifies)."""
+        decoded answer, which nothing modifies); the least recently seen beyond
+        ``max_files`` are forgotten."""
         with self.lock:
-            self.files.update(refs)
+            files, room = self.files, max(0, self.max_files)
+            if len(refs) >= room:
+                files.clear()
+                files.update(itertools.islice(refs.items(), len(refs) - room, None))
+                return
+            for name in refs.keys() & files.keys():
+                del files[name]  # seen again: it moves to the end (the most recent)
+            files.update(refs)
+            excess = len(files) - room
+            if excess > 0:
+                for name in list(itertools.islice(files, excess)):
+                    del files[name]
 
     def remember_job(self, job: StagingJob) -> None:
         """Store ``job`` and point each of its files at it."""

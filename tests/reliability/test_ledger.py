@@ -206,6 +206,35 @@ def test_v2_status_and_staging_from_a_fresh_process(v2: RsServerSimulator) -> No
     assert len(posts) == 1, "one job for the three files"
 
 
+def test_v2_a_client_remembers_a_bounded_number_of_searched_files(
+    v2: RsServerSimulator,
+) -> None:
+    """A long-lived client forgets the least recently seen files beyond ``max_files``; one it
+    forgot is looked up again (a search by id) when staged, and staged."""
+    from rs_core.rsserver_v2 import MAX_REMEMBERED_FILES, V2State
+
+    assert V2State().max_files == MAX_REMEMBERED_FILES == 50_000
+    with AuxipClient(v2.url, KEY, http_settings=FAST) as client:
+        client.server_generation()
+        state = client._v2_state
+        state.max_files = 3
+        names = _aux_names(client, 5)
+        assert list(state.files) == names[2:]  # the last three seen
+        client.search_stations("2000-01-01", "2100-01-01", limit=1, sortby="+created")
+        assert list(state.files) == [names[3], names[4], names[0]]  # names[0] seen again
+        v2.clear_requests()
+        report = client.stage_and_wait([names[1]], poll_interval=0.05, timeout=30)
+        assert report.ok, str(report)
+        lookups = [r for r in v2.requests if r.method == "GET" and "/auxip/" in r.path]
+        assert lookups, "the forgotten file was not looked up again"
+        assert names[1] in state.files and len(state.files) == 3
+        state.max_files = 0
+        state.remember_files({})
+        assert state.files == {}
+    posts = [r for r in v2.requests if r.path == EXECUTION]
+    assert len(posts) == 1
+
+
 def test_v2_unknown_file_is_not_found_without_a_request(v2: RsServerSimulator) -> None:
     with AuxipClient(v2.url, KEY, http_settings=FAST) as client:
         client.server_generation()
