@@ -1,6 +1,8 @@
 """How what a process already holds moves the ``peers`` search rows: the floor and "ours: items"
-timed in pairs in a fresh process, after pystac-client's search, then after the official
-client's, with the cyclic collector's time and passes (``gc.callbacks``) and the number of
+timed in pairs in a fresh process, with pystac-client's search result kept, then with the
+official client's kept as well (what a reused peer client keeps in its item cache, and what
+``bench/peers.py`` timed next to before its variants let their clients go), then once they are
+let go; with the cyclic collector's time and passes (``gc.callbacks``) and the number of
 objects it tracks before each variant (after a full collection, as ``bench/run.py`` does)::
 
     .venv/bin/python bench/process_state.py --size 50000
@@ -19,7 +21,7 @@ import time
 from typing import Any
 
 from peers import PAGE, _search_variants  # bench/ is the script's folder: first on sys.path
-from run import simulator
+from run import prepare, release, simulator
 
 
 class _Collector:
@@ -38,7 +40,8 @@ class _Collector:
             self.passes[info["generation"]] += 1
 
 
-def _timed(variant: Any) -> tuple[float, _Collector, int]:
+def _timed(variant: Any, keep: list[Any] | None = None) -> tuple[float, _Collector, int]:
+    prepare(variant)
     gc.collect()
     tracked = len(gc.get_objects())
     collector = _Collector()
@@ -49,6 +52,8 @@ def _timed(variant: Any) -> tuple[float, _Collector, int]:
         wall = time.perf_counter() - started
     finally:
         gc.callbacks.remove(collector)
+    if keep is not None:
+        keep.append(result)
     del result
     return wall, collector, tracked
 
@@ -63,13 +68,18 @@ def main() -> None:
         for warm in _search_variants(sim, min(args.size, PAGE)).values():
             warm()  # imports, first requests
         print(f"{args.size:,} items; wall s, collector s, passes per generation, tracked before")
+        kept: list[Any] = []
         for phase, before in (
             ("fresh", None),
-            ("after", "pystac-client"),
-            ("after", "official 0.2"),
+            ("kept", "pystac-client"),
+            ("kept", "official 0.2"),
+            ("let go", ""),
         ):
-            if before is not None:
-                wall, collector, tracked = _timed(variants[before])
+            if before == "":
+                kept.clear()
+                release(variants["pystac-client"])
+            elif before is not None:
+                wall, collector, tracked = _timed(variants[before], kept)
                 print(f"  {before:14s} {wall:6.2f} {collector.seconds:5.2f} "
                       f"{collector.passes} {tracked:,}")  # fmt: skip
             ratios = []
@@ -81,7 +91,7 @@ def main() -> None:
                     print(f"  {name:14s} {wall:6.2f} {collector.seconds:5.2f} "
                           f"{collector.passes} {tracked:,}")  # fmt: skip
                 ratios.append(pair["ours: items"] / pair["floor"])
-            where = phase if before is None else f"{phase} {before}"
+            where = phase if not before else f"{phase}: {before}"
             print(f"{where}: ours / floor " + ", ".join(f"{r:.2f}x" for r in ratios))
 
 

@@ -135,24 +135,45 @@ def simulator(**options: Any) -> Iterator[dict[str, Any]]:
             proc.wait()
 
 
+def prepare(fn: Callable[[], Any]) -> None:
+    """Run ``fn.prepare()`` if ``fn`` has one: what a variant sets up before each timed call,
+    outside the timing (``bench/peers.py`` opens fresh clients there)."""
+    setup = getattr(fn, "prepare", None)
+    if setup is not None:
+        setup()
+
+
+def release(fn: Callable[[], Any]) -> None:
+    """Run ``fn.release()`` if ``fn`` has one: what a variant lets go after its timed call and
+    its result are done with (a peer's process-wide caches, see ``bench/peers.py``)."""
+    letgo = getattr(fn, "release", None)
+    if letgo is not None:
+        letgo()
+
+
 def rounds_of(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
     """Time each variant once per round, in a rotating order (noise hits all alike), each
-    after a full garbage collection; what a variant returns is freed after its timing."""
+    after its :func:`prepare` and a full garbage collection; what a variant returns is freed
+    after its timing, then its :func:`release` runs."""
     names = list(variants)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
+            prepare(variants[name])
             gc.collect()  # every variant starts without the previous one's garbage
             started = time.perf_counter()
             result = variants[name]()
             times[name].append(time.perf_counter() - started)
             del result  # freed outside the timing, whatever the variant returns
+            release(variants[name])
     return times
 
 
 def tracemalloc_peak(fn: Callable[[], Any]) -> tuple[int, Any]:
-    """Peak bytes allocated by Python while ``fn`` ran (and what it returned)."""
+    """Peak bytes allocated by Python while ``fn`` ran (after its :func:`prepare`, not
+    counted), and what it returned."""
+    prepare(fn)
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]

@@ -37,7 +37,9 @@ def main() -> None:
     print(f"{args.size:,} items, {args.rounds} rounds (medians)")
     for name in wanted:
         value = median(times[name])
-        print(f"  {name:24s} {value * 1000:9.1f} ms  {value / floor:5.2f}x the floor")
+        rounds = ", ".join(f"{t / f:.2f}" for t, f in zip(times[name], times["floor"], strict=True))
+        print(f"  {name:24s} {value * 1000:9.1f} ms  {value / floor:5.2f}x the floor"
+              f"  (each round: {rounds})")  # fmt: skip
 
 
 if __name__ == "__main__":
