@@ -613,6 +613,7 @@ class StationProtocolV2:
         pages: list[dict[str, Any]] | None = None,
         json_body: Mapping[str, Any] | None = None,
         contents: list[bytes] | None = None,
+        ahead: Callable[[list[Any]], bool] | None = None,
     ) -> Generator[dict[str, Any], None, None]:
         """The features of ``url`` page after page, fetching a page only when it is needed.
 
@@ -622,6 +623,12 @@ class StationProtocolV2:
         when given, its bytes to ``contents``. Every page is checked: one that is not a
         FeatureCollection (no ``features``, ``features: null``, an error object) is a
         :class:`~rs_core.BadResponseError` naming the page, never the end of the results.
+
+        ``ahead(features)``, called with each page's features before they are yielded, says
+        whether the next page will be needed: if so, it is requested in the background while
+        this page's features are used (the server makes it meanwhile); a failure of that
+        request is raised where the page would have been fetched. Only for a caller that
+        sends no request of its own while iterating (the two would share the HTTP session).
         """
         method, next_url, query = "GET", url, dict(params or {})
         body: Any = None
@@ -629,17 +636,19 @@ class StationProtocolV2:
             method, body = "POST", dict(json_body)
         seen: set[str] = set()
         number = 0
+        fetch = functools.partial(
+            self.http.request,
+            timeout=timeout,
+            retry=True,  # a search, even as POST, creates nothing
+            what=what,
+        )
+        coming: _Ahead | None = None
         while True:
             number += 1
-            response = self.http.request(
-                method,
-                next_url,
-                params=query or None,
-                json_body=body,
-                timeout=timeout,
-                retry=True,  # a search, even as POST, creates nothing
-                what=what,
-            )
+            if coming is not None:
+                response, coming = coming.result(), None
+            else:
+                response = fetch(method, next_url, params=query or None, json_body=body)
             page_what = what if number == 1 else f"{what} (page {number})"
             answer = decode_json(response, what=page_what)
             features = answer.get("features") if isinstance(answer, dict) else None
@@ -657,29 +666,38 @@ class StationProtocolV2:
                 pages.append({k: v for k, v in answer.items() if k != "features"})
             if contents is not None:
                 contents.append(response.content)
-            for index, feature in enumerate(features):
-                if not isinstance(feature, dict):
-                    raise _bad(response, f"{page_what}: feature #{index} is not an object")
-                yield feature
-            link = _next_link(answer)
-            if link is None or not features:
+            link = _next_link(answer) if features else None
+            if link is not None:
+                href = str(link["href"])
+                key = f"{link.get('method', 'GET')} {href} {link.get('body')!r}"
+                if key in seen:
+                    link = None  # a server that links a page to itself: stop rather than loop
+                else:
+                    seen.add(key)
+                    method = str(link.get("method") or "GET").upper()
+                    next_url, query = href, {}
+                    if method != "POST":
+                        body = None
+                    elif link.get("merge") and isinstance(body, Mapping):
+                        body = {**body, **(link.get("body") or {})}
+                    else:
+                        body = link.get("body")
+                    if ahead is not None and ahead(features):
+                        coming = _Ahead(functools.partial(fetch, method, next_url, json_body=body))
+            try:
+                for index, feature in enumerate(features):
+                    if not isinstance(feature, dict):
+                        raise _bad(response, f"{page_what}: feature #{index} is not an object")
+                    yield feature
+            except BaseException:
+                if coming is not None:
+                    coming.abandon()
+                raise
+            if link is None:
                 return
-            href = str(link["href"])
-            key = f"{link.get('method', 'GET')} {href} {link.get('body')!r}"
-            if key in seen:
-                return  # a server that links a page to itself: stop rather than loop
-            seen.add(key)
-            method = str(link.get("method") or "GET").upper()
             # this page goes before the next one comes (iterating holds one page at a time)
             del response, answer, features
             feature = None
-            next_url, query = href, {}
-            if method != "POST":
-                body = None
-            elif link.get("merge") and isinstance(body, Mapping):
-                body = {**body, **(link.get("body") or {})}
-            else:
-                body = link.get("body")
 
     def search(
         self,
@@ -708,6 +726,21 @@ class StationProtocolV2:
         if max_items is not None and max_items < 1:
             raise InvalidInputError(f"max_items must be >= 1, got {max_items}")
         sources: list[dict[str, Any]] = []  # exploded: the items as sent, for raw
+        per_asset = getattr(explode, _PER_ASSET, False)
+        room = max_items
+
+        def ahead(page: list[Any]) -> bool:
+            """Whether the results will need the page after ``page`` (known before ``page``
+            is used: ``room`` is what the pages before left): surely, when ``page`` cannot
+            fill ``room``; never asked for when it might (one request too many)."""
+            if room is None:
+                return True
+            if explode is None:
+                return len(page) < room
+            if per_asset:  # at most one result per asset
+                return sum(len(_asset_names(f)) for f in page if type(f) is dict) < room
+            return False
+
         found = self.iter_features(
             url,
             params,
@@ -716,10 +749,9 @@ class StationProtocolV2:
             pages=pages,
             json_body=json_body,
             contents=contents if explode is None else None,
+            ahead=ahead,
         )
         seen: dict[str, _FileRef] = {}
-        per_asset = getattr(explode, _PER_ASSET, False)
-        room = max_items
         for feature in found:
             consumed += 1
             coll = str(feature.get("collection") or collection)
@@ -1454,6 +1486,41 @@ class _ExplodedBuilder:
             feature = made[file.index]
             made[file.index] = None
         return self.build(cast(dict[str, Any], feature))
+
+
+class _Ahead:
+    """A request sent in a background thread (a daemon: a process that exits, interrupted,
+    does not wait for it); :meth:`result` waits for its response or raises its error."""
+
+    def __init__(self, send: Callable[[], requests.Response]) -> None:
+        self._send = send
+        self._response: requests.Response | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="rs-next-page", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._response = self._send()
+        except BaseException as err:  # handed to the thread that waits for the page
+            self._error = err
+
+    def result(self) -> requests.Response:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        assert self._response is not None
+        return self._response
+
+    def abandon(self) -> None:
+        """Nobody will read this page: its response is closed when it comes."""
+        threading.Thread(target=self._close, name="rs-next-page-drop", daemon=True).start()
+
+    def _close(self) -> None:
+        self._thread.join()
+        if self._response is not None:
+            self._response.close()
 
 
 def _raw_of_items(items: list[dict[str, Any]], pages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rs_core import InvalidInputError, UnsortableFieldError
+from rs_core import InvalidInputError, ServerError, UnsortableFieldError
 from rs_core.cql2 import all_of, parse_cql2_text, to_cql2_json
 from rs_core.http import HttpClient, HttpSettings
 from rs_core.rsserver_v2 import (
@@ -358,3 +359,121 @@ def test_a_search_of_every_collection_names_none() -> None:
     search, _ = v2_search({}, collections=(), explicit=False, limit=3, max_items=None)
     assert search.query() == {"limit": "3"}
     assert "collections" not in search.body()
+
+
+# -- the next page asked for while a page is used --------------------------------------------
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """``GET /prip/search?page=N``: pages 1-3 of two features each; ``failing``: that page
+    answers 500; every request's page is appended to ``asked``."""
+
+    asked: list[int]
+    failing: int = 0
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        page = int(self.path.rpartition("page=")[2] or 1)
+        self.asked.append(page)
+        if page == self.failing:
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        links = []
+        if page < 3:
+            href = f"http://127.0.0.1:{self.server.server_address[1]}/prip/search?page={page + 1}"
+            links.append({"rel": "next", "href": href})
+        features = [{"type": "Feature", "id": f"P{page}-{n}"} for n in (1, 2)]
+        data = json.dumps({"type": "FeatureCollection", "features": features, "links": links})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/geo+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data.encode())
+
+
+def _pages_server(failing: int = 0) -> tuple[ThreadingHTTPServer, list[int]]:
+    asked: list[int] = []
+    handler = type("H", (_Pages,), {"asked": asked, "failing": failing})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, asked
+
+
+def _pages_of(server: ThreadingHTTPServer, ahead: Any) -> Iterator[dict[str, Any]]:
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    http = HttpClient(HttpSettings(timeout=5.0, retries=0), None)
+    protocol = _Prip(http, V2Endpoints(url, url), V2State(), label="PRIP")
+    return protocol.iter_features(
+        f"{url}/prip/search", {"page": "1"}, timeout=5.0, what="PRIP search", ahead=ahead
+    )
+
+
+def _until(check: Any) -> bool:
+    deadline = time.monotonic() + 10
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(check())
+
+
+def test_the_next_page_is_asked_for_while_a_page_is_used_when_it_will_be_needed() -> None:
+    server, asked = _pages_server()
+    try:
+        pages: list[list[str]] = []
+        found = _pages_of(server, lambda page: pages.append([f["id"] for f in page]) or True)
+        assert next(found)["id"] == "P1-1"
+        assert _until(lambda: asked == [1, 2]), (
+            f"page 2 not asked for while page 1 is used: {asked}"
+        )
+        assert pages == [["P1-1", "P1-2"]], "ahead sees the page before it is used"
+        assert [f["id"] for f in found] == ["P1-2", "P2-1", "P2-2", "P3-1", "P3-2"]
+        assert asked == [1, 2, 3], "each page asked for once, none after the last"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_without_ahead_a_page_is_asked_for_only_once_the_one_before_is_used() -> None:
+    server, asked = _pages_server()
+    try:
+        found = _pages_of(server, lambda page: False)
+        assert [next(found)["id"], next(found)["id"]] == ["P1-1", "P1-2"]
+        time.sleep(0.2)  # a request sent in the background would have arrived
+        assert asked == [1]
+        assert next(found)["id"] == "P2-1" and asked == [1, 2]
+        found.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_next_page_that_fails_in_the_background_fails_where_it_is_needed() -> None:
+    server, asked = _pages_server(failing=2)
+    try:
+        seen: list[str] = []
+        with pytest.raises(ServerError) as caught:
+            for feature in _pages_of(server, lambda page: True):
+                seen.append(feature["id"])
+        assert seen == ["P1-1", "P1-2"], "page 1 is used whole before page 2's error"
+        assert "PRIP search" in str(caught.value) and caught.value.status == 500
+        assert asked == [1, 2]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_search_left_mid_page_lets_the_next_page_go() -> None:
+    server, asked = _pages_server()
+    try:
+        found = _pages_of(server, lambda page: True)
+        assert next(found)["id"] == "P1-1"
+        assert _until(lambda: asked == [1, 2])
+        found.close()  # page 2, coming in the background, is dropped: nothing raised
+        time.sleep(0.2)
+        assert asked == [1, 2], "no page asked for after the search was left"
+    finally:
+        server.shutdown()
+        server.server_close()
