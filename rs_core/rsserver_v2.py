@@ -684,15 +684,12 @@ class StationProtocolV2:
                         body = link.get("body")
                     if ahead is not None and ahead(features):
                         coming = _Ahead(functools.partial(fetch, method, next_url, json_body=body))
-            try:
-                for index, feature in enumerate(features):
-                    if not isinstance(feature, dict):
-                        raise _bad(response, f"{page_what}: feature #{index} is not an object")
-                    yield feature
-            except BaseException:
-                if coming is not None:
-                    coming.abandon()
-                raise
+            # a search left half-way lets the page coming ahead go: its body is read whole,
+            # its connection back in the pool (HttpClient.request), nothing is left to close
+            for index, feature in enumerate(features):
+                if not isinstance(feature, dict):
+                    raise _bad(response, f"{page_what}: feature #{index} is not an object")
+                yield feature
             if link is None:
                 return
             # this page goes before the next one comes (iterating holds one page at a time)
@@ -1512,15 +1509,6 @@ class _Ahead:
             raise error
         assert self._response is not None
         return self._response
-
-    def abandon(self) -> None:
-        """Nobody will read this page: its response is closed when it comes."""
-        threading.Thread(target=self._close, name="rs-next-page-drop", daemon=True).start()
-
-    def _close(self) -> None:
-        self._thread.join()
-        if self._response is not None:
-            self._response.close()
 
 
 def _raw_of_items(items: list[dict[str, Any]], pages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ validation (rs_core.cql2, rs_core.rsserver_v2.v2_search), POST paging."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -395,12 +396,17 @@ class _Pages(BaseHTTPRequestHandler):
         self.wfile.write(data.encode())
 
 
-def _pages_server(failing: int = 0) -> tuple[ThreadingHTTPServer, list[int]]:
+@contextlib.contextmanager
+def _pages_server(failing: int = 0) -> Iterator[tuple[ThreadingHTTPServer, list[int]]]:
     asked: list[int] = []
     handler = type("H", (_Pages,), {"asked": asked, "failing": failing})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, asked
+    try:
+        yield server, asked
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _pages_of(server: ThreadingHTTPServer, ahead: Any) -> Iterator[dict[str, Any]]:
@@ -420,8 +426,7 @@ def _until(check: Any) -> bool:
 
 
 def test_the_next_page_is_asked_for_while_a_page_is_used_when_it_will_be_needed() -> None:
-    server, asked = _pages_server()
-    try:
+    with _pages_server() as (server, asked):
         pages: list[list[str]] = []
         found = _pages_of(server, lambda page: pages.append([f["id"] for f in page]) or True)
         assert next(found)["id"] == "P1-1"
@@ -431,28 +436,20 @@ def test_the_next_page_is_asked_for_while_a_page_is_used_when_it_will_be_needed(
         assert pages == [["P1-1", "P1-2"]], "ahead sees the page before it is used"
         assert [f["id"] for f in found] == ["P1-2", "P2-1", "P2-2", "P3-1", "P3-2"]
         assert asked == [1, 2, 3], "each page asked for once, none after the last"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_without_ahead_a_page_is_asked_for_only_once_the_one_before_is_used() -> None:
-    server, asked = _pages_server()
-    try:
+    with _pages_server() as (server, asked):
         found = _pages_of(server, lambda page: False)
         assert [next(found)["id"], next(found)["id"]] == ["P1-1", "P1-2"]
         time.sleep(0.2)  # a request sent in the background would have arrived
         assert asked == [1]
         assert next(found)["id"] == "P2-1" and asked == [1, 2]
         found.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_next_page_that_fails_in_the_background_fails_where_it_is_needed() -> None:
-    server, asked = _pages_server(failing=2)
-    try:
+    with _pages_server(failing=2) as (server, asked):
         seen: list[str] = []
         with pytest.raises(ServerError) as caught:
             for feature in _pages_of(server, lambda page: True):
@@ -460,20 +457,13 @@ def test_a_next_page_that_fails_in_the_background_fails_where_it_is_needed() -> 
         assert seen == ["P1-1", "P1-2"], "page 1 is used whole before page 2's error"
         assert "PRIP search" in str(caught.value) and caught.value.status == 500
         assert asked == [1, 2]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_search_left_mid_page_lets_the_next_page_go() -> None:
-    server, asked = _pages_server()
-    try:
+    with _pages_server() as (server, asked):
         found = _pages_of(server, lambda page: True)
         assert next(found)["id"] == "P1-1"
         assert _until(lambda: asked == [1, 2])
         found.close()  # page 2, coming in the background, is dropped: nothing raised
         time.sleep(0.2)
         assert asked == [1, 2], "no page asked for after the search was left"
-    finally:
-        server.shutdown()
-        server.server_close()
