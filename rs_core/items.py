@@ -253,6 +253,11 @@ def _deprecating(extensions: tuple[str, ...]) -> tuple[Any, ...]:
     )
 
 
+_STRINGS = frozenset({str})
+"""The item types of an extension list pystac's migration is taken in place for (a ``str``
+subclass takes pystac's own path)."""
+
+
 def _migrate_in_place(d: dict[str, Any]) -> bool:
     """pystac's ``migrate_to_latest`` on ``d`` itself (no deep copy); False when ``d`` is not
     a STAC 1.x item with string extensions (then the caller takes pystac's own path)."""
@@ -264,7 +269,7 @@ def _migrate_in_place(d: dict[str, Any]) -> bool:
         or not isinstance(version, str)
         or not version.startswith("1.")
         or not isinstance(extensions, list)
-        or not all(isinstance(e, str) for e in extensions)
+        or not (extensions == [] or _STRINGS.issuperset(map(type, extensions)))
     ):
         return False
     info, hooks, version = _description(version, tuple(extensions))
@@ -379,7 +384,7 @@ def _made(make: Assemble, d: dict[str, Any]) -> Any:
     its other fields as ``extra_fields``."""
     properties = d.get("properties", {})
     when = properties.get("datetime")
-    extra = {k: v for k, v in d.items() if k not in _ITEM_FIELDS}
+    extra = {k: v for k, v in d.items() if k not in _ITEM_FIELDS} if d.keys() - _ITEM_FIELDS else {}
     return make(d, properties, _parse_datetime(when) if when is not None else None, extra)
 
 
@@ -616,8 +621,14 @@ def _built_first(name: str) -> Any:
     return wrapper
 
 
-_AHEAD = 1024
-"""The most items an iteration builds in one run (:meth:`LazyItemList._build_ahead`)."""
+_AHEAD = 4096
+"""The most items an iteration builds in one run (:meth:`LazyItemList._build_ahead`). Each
+run ends with one pass of the collector over the young objects; every tenth such pass is a
+pass over the middle generation, and every eleventh of those a full pass over the process.
+With 50,000 results held, runs of 1,024 led to a full pass in the iteration and 0.8-1.1 s
+in the collector; runs of 4,096 (about 0.2 s of building each) to none and 0.4-0.55 s. The
+cost: a loop that stops early built up to 4,096 items it did not take. Longer pauses are no
+better: the passes they defer walk more objects, colder in the CPU's caches."""
 
 
 @contextlib.contextmanager
@@ -628,9 +639,9 @@ def gc_paused() -> Iterator[None]:
     of them, each walking the young objects and, every so often, the whole heap: work that
     frees nothing when the objects are kept, and that grows with what the process holds.
     Reference counting still frees what it can meanwhile; collection resumes after the block
-    (the collector counts what was allocated meanwhile). Kept short by its callers (a run of
-    at most :data:`_AHEAD` items); a thread that turns the collector off during the block has
-    it turned on again at the end.
+    (the collector counts what was allocated meanwhile). Kept short by its callers, and never
+    around the caller's code (a run of at most :data:`_AHEAD` items); a thread that turns
+    the collector off during the block has it turned on again at the end.
 
     >>> import gc
     >>> with gc_paused():

@@ -351,11 +351,39 @@ def _rfc3339(value: Any) -> Any:
 
 _ZULU = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{1,6}))?Z\Z")
 
+_fromisoformat = datetime.fromisoformat
+
 
 def _rfc3339_text(value: str) -> str:
     """``value`` as pystac writes it (``datetime_to_str(parse_datetime(value))``), or
     ``value`` itself when it is no timestamp. The common case, an RFC 3339 UTC text with ``Z``
-    (what v2 and the catalog send), is rewritten without a round trip through pystac."""
+    (what v2 and the catalog send), is rewritten without a round trip through pystac: its
+    shape is read from its length and separators (``YYYY-MM-DDTHH:MM:SS``, then nothing or
+    ``.`` and 1-6 digits, then ``Z``), its digits and values by the standard library's
+    parser; anything else takes :func:`_rfc3339_zulu`."""
+    size = len(value)
+    if (
+        (size == 20 or 21 < size < 28)
+        and value[4:17:3] == "--T::"
+        and value[-1] == "Z"
+        and (size == 20 or value[19] == ".")
+        and value.isascii()
+    ):
+        try:
+            _fromisoformat(value)  # digits where the separators leave room, real values
+        except ValueError:
+            return _rfc3339_zulu(value)
+        if size == 20:
+            return value
+        if value[20:-1].strip("0"):  # microseconds written with 6 digits
+            return value if size == 27 else f"{value[:-1]}{'00000'[: 27 - size]}Z"
+        return f"{value[:19]}Z"
+    return _rfc3339_zulu(value)
+
+
+def _rfc3339_zulu(value: str) -> str:
+    """:func:`_rfc3339_text` by a regular expression: the reference its shortcut keeps to
+    (``tests/core/test_items.py`` compares both on texts of every shape)."""
     match = _ZULU.match(value)
     if match is not None:
         try:
@@ -387,25 +415,39 @@ it holds 1,024 (bounded: a search streamed page after page keeps its memory flat
 
 def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None:
     """Timestamps of ``fields`` rewritten in place as RFC 3339 UTC; ``copy``: its dict and
-    list values replaced by copies in the same pass."""
-    done, stamps = _REWRITTEN, _STAMP_KEYS
-    for key, value in fields.items():  # values replaced in place: the keys do not change
-        kind = type(value)
-        if kind is str:
-            stamp = stamps.get(key)  # _is_timestamp_field's table, read inline (hot loop)
-            if stamp is None:
-                stamp = _is_timestamp_field(key)
-            if stamp:
-                text = done.get(value)  # a text in there is a non-blank timestamp
-                if text is None:
-                    if not value.strip():
-                        continue
-                    if len(done) >= 1024:
-                        done.clear()
-                    text = done[value] = _rfc3339_text(value)
-                fields[key] = text
-        elif copy and (kind is dict or kind is list):
-            fields[key] = json_copy(value)
+    list values replaced by copies as well."""
+    keys = tuple(fields)
+    stamped = _STAMPED.get(keys)
+    if stamped is None:
+        if len(_STAMPED) >= 256:
+            _STAMPED.clear()
+        stamped = _STAMPED[keys] = tuple(
+            k for k in keys if type(k) is str and _is_timestamp_field(k)
+        )
+    done = _REWRITTEN
+    for key in stamped:
+        value = fields[key]
+        if type(value) is str:
+            text = done.get(value)  # a text in there is a non-blank timestamp
+            if text is None:
+                if not value.strip():
+                    continue
+                if len(done) >= 1024:
+                    done.clear()
+                text = done[value] = _rfc3339_text(value)
+            fields[key] = text
+    if copy:
+        kinds = set(map(type, fields.values()))
+        if dict in kinds or list in kinds:
+            for key, value in fields.items():  # values replaced: the keys do not change
+                if type(value) is dict or type(value) is list:
+                    fields[key] = json_copy(value)
+
+
+_STAMPED: dict[tuple[Any, ...], tuple[str, ...]] = {}
+"""The timestamp fields among a dict's keys, by its keys in order (the features of an answer
+share their layout: a field's name is judged once, not once per feature); emptied when it
+holds 256 layouts."""
 
 
 def normalise_assets(assets: Any, default_href: str | None = None) -> dict[str, dict[str, Any]]:

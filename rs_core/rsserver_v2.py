@@ -1920,11 +1920,10 @@ __all__ += [
 def _file_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
     # RS-Server 0.2 and 1.0a4 send "file:checksum": "$.Checksum[0].Value" (a template the
     # server did not evaluate): it is no checksum, so it goes.
-    return {
-        k: v
-        for k, v in asset.items()
-        if not (k == "file:checksum" and isinstance(v, str) and v.startswith("$."))
-    }
+    checksum = asset.get("file:checksum")
+    if isinstance(checksum, str) and checksum.startswith("$."):
+        return {k: v for k, v in asset.items() if k != "file:checksum"}
+    return dict(asset)
 
 
 def asset_files(

@@ -34,7 +34,13 @@ from rs_core.items import (
     json_copy,
     lazy_item_collection,
 )
-from rs_core.rsserver_v1 import _rfc3339_parsed, _rfc3339_text, normalise_feature
+from rs_core.rsserver_v1 import (
+    _normalise_timestamps,
+    _rfc3339_parsed,
+    _rfc3339_text,
+    _rfc3339_zulu,
+    normalise_feature,
+)
 from rs_core.testing.kit.catalog import make_collection, make_item
 from rs_core.testing.simulator import ApiKey, RsServerSimulator
 
@@ -333,6 +339,82 @@ def test_timestamp_fast_path_equals_the_parsing_path(when: Any, fraction: str, z
     assert _rfc3339_text("2024-13-01T00:00:00.5Z") == _rfc3339_parsed("2024-13-01T00:00:00.5Z")
 
 
+_STAMP_CHARS = "0123456789-T:.Z,W+ z\u0660\u00e9"
+
+
+@settings(max_examples=800)
+@given(
+    base=st.sampled_from(
+        [
+            "2024-01-07T19:39:40Z",
+            "2024-01-07T19:39:40.3Z",
+            "2024-01-07T19:39:40.302Z",
+            "2024-01-07T19:39:40.000Z",
+            "2024-01-07T19:39:40.123456Z",
+            "2024-12-31T23:59:60.5Z",
+        ]
+    ),
+    edits=st.lists(
+        st.tuples(st.integers(0, 27), st.sampled_from(_STAMP_CHARS), st.sampled_from("rid")),
+        max_size=3,
+    ),
+)
+def test_the_timestamp_shortcut_equals_its_reference(base: str, edits: list[Any]) -> None:
+    """The shortcut of ``_rfc3339_text`` (shape from length and separators) gives what the
+    regular expression path gives, on timestamps with characters replaced, inserted or
+    deleted (week dates, commas, other digits, 13th months...)."""
+    text = base
+    for where, char, how in edits:
+        at = min(where, len(text))
+        if how == "r":
+            text = text[:at] + char + text[at + 1 :]
+        elif how == "i":
+            text = text[:at] + char + text[at:]
+        else:
+            text = text[:at] + text[at + 1 :]
+    assert _rfc3339_text(text) == _rfc3339_zulu(text)
+
+
+def _reference_normalised(fields: dict[Any, Any]) -> dict[Any, Any]:
+    from rs_core.rsserver_v1 import _is_timestamp_field
+
+    return {
+        k: _rfc3339_zulu(v)
+        if type(k) is str and _is_timestamp_field(k) and type(v) is str and v.strip()
+        else v
+        for k, v in fields.items()
+    }
+
+
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(
+            ["datetime", "created", "x:start_datetime", "a:planned_data_stop", "name", "size"]
+        ),
+        st.one_of(
+            st.sampled_from(["2024-01-07T19:39:40.5Z", "2024-01-07", "", "  ", "x"]),
+            st.none(),
+            st.integers(),
+            st.lists(st.integers(), max_size=2),
+            st.dictionaries(st.just("k"), st.integers(), max_size=1),
+        ),
+    ),
+    copy=st.booleans(),
+)
+def test_timestamps_are_rewritten_in_place_as_the_reference_does(
+    fields: dict[str, Any], copy: bool
+) -> None:
+    """``_normalise_timestamps`` rewrites the timestamp fields (by name) holding a non-blank
+    text, leaves the rest, keeps the key order; ``copy``: its dicts and lists are copies."""
+    expected = _reference_normalised(fields)
+    given = dict(fields)
+    _normalise_timestamps(given, copy=copy)
+    assert given == expected and list(given) == list(fields)
+    for key, value in given.items():
+        if isinstance(value, (dict, list)):
+            assert (value is fields[key]) is not copy
+
+
 @given(value=_json)
 def test_json_copy_is_a_deep_copy(value: Any) -> None:
     copied = json_copy(value)
@@ -440,7 +522,7 @@ def test_lazy_list_builds_on_use() -> None:
 
 
 def test_iterating_builds_runs_ahead_with_the_collector_paused() -> None:
-    """Iteration builds a run of items at a time (1, 2, 4... at most 1,024), the cyclic
+    """Iteration builds a run of items at a time (1, 2, 4... at most 4,096), the cyclic
     collector paused for the run only: taking k items builds fewer than 2k + 1; the caller's
     loop runs with the collector on; a collector the caller turned off stays off."""
     import gc
@@ -466,6 +548,32 @@ def test_iterating_builds_runs_ahead_with_the_collector_paused() -> None:
         assert len(list(again)) == 10 and not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_runs_double_up_to_the_cap() -> None:
+    """Runs are 1, 2, 4... items, then _AHEAD items each (the collector's passes per item
+    built fall with the run's length; a loop that stops early built at most _AHEAD more)."""
+    from rs_core import items as module
+
+    made = build_item(_feature(0))
+    calls = 0
+
+    def build(feature: dict[str, Any]) -> pystac.Item:
+        nonlocal calls
+        calls += 1
+        return made
+
+    size = 3 * module._AHEAD
+    items = LazyItemList([_feature(i) for i in range(size)], build)
+    runs, before = [], 0
+    for _ in items:
+        if calls != before:
+            runs.append(calls - before)
+            before = calls
+    doubling = [2**k for k in range(module._AHEAD.bit_length()) if 2**k < module._AHEAD]
+    assert runs[: len(doubling)] == doubling
+    assert set(runs[len(doubling) :]) <= {module._AHEAD} | {size - sum(runs[:-1])}
+    assert max(runs) == module._AHEAD == 4096 and sum(runs) == size
 
 
 def test_an_entry_that_fails_ahead_raises_when_reached() -> None:

@@ -467,3 +467,21 @@ def test_a_search_left_mid_page_lets_the_next_page_go() -> None:
         found.close()  # page 2, coming in the background, is dropped: nothing raised
         time.sleep(0.2)
         assert asked == [1, 2], "no page asked for after the search was left"
+
+
+def test_a_file_asset_drops_only_the_unevaluated_checksum_template() -> None:
+    from rs_core.rsserver_v2 import asset_files
+
+    sent = {
+        "a": {"href": "h", "file:checksum": "$.Checksum[0].Value", "file:size": 1},
+        "b": {"href": "h", "file:checksum": "1220abcd"},
+        "c": {"href": "h", "file:checksum": None},
+    }
+    item = {"id": "P", "properties": {"datetime": None}, "assets": sent}
+    files = {f["id"]: f["assets"]["file"] for f in asset_files(item, "c")}
+    assert files == {
+        "a": {"href": "h", "file:size": 1},
+        "b": {"href": "h", "file:checksum": "1220abcd"},
+        "c": {"href": "h", "file:checksum": None},
+    }
+    assert all(files[k] is not sent[k] for k in sent), "each file's asset is a new dict"
