@@ -26,6 +26,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import compress
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
 if TYPE_CHECKING:
@@ -53,15 +54,17 @@ def json_copy(value: Any) -> Any:
     kind = type(value)
     if kind is dict:
         copied = value.copy()
-        for k, v in copied.items():  # values replaced in place: the keys do not change
-            if type(v) not in _ATOMS:
-                copied[k] = json_copy(v)
+        if not _ATOMS.issuperset(map(type, copied.values())):
+            for k, v in copied.items():  # values replaced in place: the keys do not change
+                if type(v) not in _ATOMS:
+                    copied[k] = json_copy(v)
         return copied
     if kind is list:
         items = value.copy()
-        for i, v in enumerate(items):
-            if type(v) not in _ATOMS:
-                items[i] = json_copy(v)
+        if not _ATOMS.issuperset(map(type, items)):
+            for i, v in enumerate(items):
+                if type(v) not in _ATOMS:
+                    items[i] = json_copy(v)
         return items
     if kind is tuple:
         return tuple(json_copy(v) for v in value)
@@ -79,10 +82,15 @@ def copy_nested(fields: dict[str, Any], skip: frozenset[str] = frozenset()) -> d
     >>> shared = [1]; fields = {"a": shared, "b": "x"}; copy_nested(fields)["a"] is shared
     False
     """
-    for key, value in fields.items():  # values replaced in place: the keys do not change
-        if type(value) in (dict, list) and key not in skip:
-            fields[key] = json_copy(value)
+    nested = _CONTAINERS.__contains__
+    for key in list(compress(fields, map(nested, map(type, fields.values())))):
+        if key not in skip:  # values replaced in place: the keys do not change
+            fields[key] = json_copy(fields[key])
     return fields
+
+
+_CONTAINERS = frozenset({dict, list})
+"""The types of decoded JSON values :func:`copy_nested` copies."""
 
 
 # -- building one item ---------------------------------------------------------------------

@@ -359,26 +359,28 @@ def _rfc3339_text(value: str) -> str:
     ``value`` itself when it is no timestamp. The common case, an RFC 3339 UTC text with ``Z``
     (what v2 and the catalog send), is rewritten without a round trip through pystac: its
     shape is read from its length and separators (``YYYY-MM-DDTHH:MM:SS``, then nothing or
-    ``.`` and 1-6 digits, then ``Z``), its digits and values by the standard library's
-    parser; anything else takes :func:`_rfc3339_zulu`."""
-    size = len(value)
-    if (
-        (size == 20 or 21 < size < 28)
-        and value[4:17:3] == "--T::"
-        and value[-1] == "Z"
-        and (size == 20 or value[19] == ".")
-        and value.isascii()
-    ):
-        try:
-            _fromisoformat(value)  # digits where the separators leave room, real values
-        except ValueError:
-            return _rfc3339_zulu(value)
-        if size == 20:
-            return value
-        if value[20:-1].strip("0"):  # microseconds written with 6 digits
-            return value if size == 27 else f"{value[:-1]}{'00000'[: 27 - size]}Z"
-        return f"{value[:19]}Z"
-    return _rfc3339_zulu(value)
+    ``.`` and 1-6 digits, then ``Z``: :data:`_ZULU_SHAPES`), its digits and values by the
+    standard library's parser; anything else takes :func:`_rfc3339_zulu`."""
+    pad = _ZULU_SHAPES.get((len(value), value[4:20:3], value[-1:]))
+    if pad is None or not value.isascii():
+        return _rfc3339_zulu(value)
+    try:
+        _fromisoformat(value)  # digits where the separators leave room, real values
+    except ValueError:
+        return _rfc3339_zulu(value)
+    if pad == "Z":  # whole seconds
+        return value
+    if value[20:-1].strip("0"):  # microseconds, in 6 digits
+        return f"{value[:-1]}{pad}Z" if pad else value
+    return f"{value[:19]}Z"
+
+
+_ZULU_SHAPES: dict[tuple[int, str, str], str] = {
+    (20, "--T::Z", "Z"): "Z",
+    **{(size, "--T::.", "Z"): "0" * (27 - size) for size in range(22, 28)},
+}
+"""The shapes of an RFC 3339 UTC text (its length, the characters at 4, 7... 19, its last):
+``Z`` for whole seconds, else the zeros its fraction is padded with (to microseconds)."""
 
 
 def _rfc3339_zulu(value: str) -> str:
