@@ -1920,10 +1920,11 @@ __all__ += [
 def _file_asset(asset: Mapping[str, Any]) -> dict[str, Any]:
     # RS-Server 0.2 and 1.0a4 send "file:checksum": "$.Checksum[0].Value" (a template the
     # server did not evaluate): it is no checksum, so it goes.
-    checksum = asset.get("file:checksum")
+    copied = dict(asset)
+    checksum = copied.get("file:checksum")
     if isinstance(checksum, str) and checksum.startswith("$."):
-        return {k: v for k, v in asset.items() if k != "file:checksum"}
-    return dict(asset)
+        del copied["file:checksum"]  # the other keys keep their order
+    return copied
 
 
 def asset_files(

@@ -485,3 +485,5 @@ def test_a_file_asset_drops_only_the_unevaluated_checksum_template() -> None:
         "c": {"href": "h", "file:checksum": None},
     }
     assert all(files[k] is not sent[k] for k in sent), "each file's asset is a new dict"
+    assert list(files["a"]) == ["href", "file:size"], "the other fields keep the order sent"
+    assert "file:checksum" in sent["a"], "the item sent is left as it was"
