@@ -269,7 +269,6 @@ subclass takes pystac's own path)."""
 def _migrate_in_place(d: dict[str, Any]) -> bool:
     """pystac's ``migrate_to_latest`` on ``d`` itself (no deep copy); False when ``d`` is not
     a STAC 1.x item with string extensions (then the caller takes pystac's own path)."""
-    _, object_migrations, removed, latest, _ = _pystac_parts()
     version = d.get("stac_version")
     extensions = d.get("stac_extensions") or []
     if (
@@ -280,23 +279,39 @@ def _migrate_in_place(d: dict[str, Any]) -> bool:
         or not (extensions == [] or _STRINGS.issuperset(map(type, extensions)))
     ):
         return False
-    info, hooks, version = _description(version, tuple(extensions))
-    if version != latest:
-        object_migrations[info.object_type](d, version, info)
+    info, hooks, version, to_latest, removed = _migration_plan(version, tuple(extensions))
+    if to_latest is not None:
+        migrate_object, latest = to_latest
+        migrate_object(d, version, info)
         d["stac_version"] = latest
     d["stac_extensions"] = extensions
     for hook, fields in hooks:
         if fields is not None and not _assets_have(d, fields):
             continue  # the hook would do nothing
         hook.migrate(d, version, info)
-    for ext in extensions[:]:
-        if ext in removed:
-            object_types, migration_fn = removed[ext]
-            if object_types is None or info.object_type in object_types:
-                if migration_fn:
-                    migration_fn(d, version, info)
-                extensions.remove(ext)
+    if removed:
+        for ext in extensions[:]:
+            if ext in removed:
+                object_types, migration_fn = removed[ext]
+                if object_types is None or info.object_type in object_types:
+                    if migration_fn:
+                        migration_fn(d, version, info)
+                    extensions.remove(ext)
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _migration_plan(version: str, extensions: tuple[str, ...]) -> tuple[Any, ...]:
+    """What pystac's migration does to a STAC 1.x item of ``version`` listing ``extensions``
+    (:func:`_description`'s identification, hooks and version), and what is decided by these
+    two alone: the object's migration and the latest version when ``version`` is not the
+    latest (else None); pystac's removed-extension migrations when ``extensions`` lists one
+    of them (else None)."""
+    _, object_migrations, removed, latest, _ = _pystac_parts()
+    info, hooks, parsed = _description(version, extensions)
+    to_latest = (object_migrations[info.object_type], latest) if parsed != latest else None
+    listed = removed if any(e in removed for e in extensions) else None
+    return info, hooks, parsed, to_latest, listed
 
 
 def _assets_have(d: dict[str, Any], fields: frozenset[str]) -> bool:
@@ -310,17 +325,27 @@ def _assets_have(d: dict[str, Any], fields: frozenset[str]) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=1024)
 def _parse_datetime(text: str) -> datetime:
-    """pystac's ``str_to_datetime``, cached (answers repeat their timestamps); an aware
-    RFC 3339 text takes the standard library's parser (an equal datetime, with
-    :data:`datetime.timezone.utc` as its zone instead of dateutil's)."""
+    """pystac's ``str_to_datetime``: an aware RFC 3339 text (what servers send) through the
+    standard library's parser (an equal datetime, with :data:`datetime.timezone.utc` as its
+    zone instead of dateutil's), uncached (such a parse costs less than a cache's miss); any
+    other text through pystac's, cached (:func:`_parsed_by_pystac`)."""
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = _fromisoformat(text)
     except ValueError:
-        parsed = None
-    if parsed is not None and parsed.tzinfo is not None and "T" in text:
+        return _parsed_by_pystac(text)
+    if parsed.tzinfo is not None and "T" in text:
         return parsed
+    return _parsed_by_pystac(text)
+
+
+_fromisoformat = datetime.fromisoformat
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_by_pystac(text: str) -> datetime:
+    """pystac's ``str_to_datetime`` of ``text``, cached (answers repeat such texts: v1's
+    constant 1970 dates)."""
     from pystac.utils import str_to_datetime
 
     return str_to_datetime(text)

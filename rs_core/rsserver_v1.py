@@ -58,7 +58,7 @@ from rs_core.dates import WIRE_FORMAT, check_interval, parse_datetime, to_wire
 from rs_core.enums import EDownloadStatus
 from rs_core.errors import BadResponseError, HttpError, InvalidInputError, StagingError
 from rs_core.http import HttpClient, _retry_after, decode_json, require
-from rs_core.items import LazyItemList, build_item, copy_nested, json_copy
+from rs_core.items import _ATOMS, _STRINGS, LazyItemList, build_item, copy_nested, json_copy
 from rs_core.roles import station_role
 from rs_core.staging import StagingStatus
 
@@ -438,12 +438,10 @@ def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None
                     done.clear()
                 text = done[value] = _rfc3339_text(value)
             fields[key] = text
-    if copy:
-        kinds = set(map(type, fields.values()))
-        if dict in kinds or list in kinds:
-            for key, value in fields.items():  # values replaced: the keys do not change
-                if type(value) is dict or type(value) is list:
-                    fields[key] = json_copy(value)
+    if copy and not _ATOMS.issuperset(map(type, fields.values())):
+        for key, value in fields.items():  # values replaced: the keys do not change
+            if type(value) is dict or type(value) is list:
+                fields[key] = json_copy(value)
 
 
 _STAMPED: dict[tuple[Any, ...], tuple[str, ...]] = {}
@@ -649,7 +647,8 @@ def _isolated_in_place(
         _normalise_timestamps(asset, copy=True)
         if "href" not in asset:
             asset["href"] = default_href or ""
-    feature["assets"] = {str(k): v for k, v in assets.items()}
+    if not _STRINGS.issuperset(map(type, assets)):
+        feature["assets"] = {str(k): v for k, v in assets.items()}
     return feature
 
 

@@ -339,6 +339,31 @@ def test_timestamp_fast_path_equals_the_parsing_path(when: Any, fraction: str, z
     assert _rfc3339_text("2024-13-01T00:00:00.5Z") == _rfc3339_parsed("2024-13-01T00:00:00.5Z")
 
 
+@settings(max_examples=300)
+@given(
+    when=st.datetimes(
+        min_value=__import__("datetime").datetime(1, 1, 1),
+        max_value=__import__("datetime").datetime(9999, 12, 31),
+    ),
+    fraction=st.sampled_from(["", ".5", ".123", ".123456"]),
+    zone=st.sampled_from(["Z", "+00:00", "-03:30", ""]),
+    sep=st.sampled_from(["T", " "]),
+)
+def test_an_item_datetime_is_the_one_pystac_parses(
+    when: Any, fraction: str, zone: str, sep: str
+) -> None:
+    from pystac.utils import str_to_datetime
+
+    from rs_core.items import _parse_datetime
+
+    text = when.isoformat(sep=sep, timespec="seconds") + fraction + zone
+    mine, theirs = _parse_datetime(text), str_to_datetime(text)
+    assert mine == theirs
+    assert (mine.tzinfo is None) == (theirs.tzinfo is None)
+    assert mine.utcoffset() == theirs.utcoffset()
+    assert _parse_datetime(text[:10]) == str_to_datetime(text[:10])  # a date alone
+
+
 _STAMP_CHARS = "0123456789-T:.Z,W+ z\u0660\u00e9"
 
 
