@@ -661,10 +661,11 @@ _AHEAD = 4096
 """The most items an iteration builds in one run (:meth:`LazyItemList._build_ahead`). Each
 run ends with one pass of the collector over the young objects; every tenth such pass is a
 pass over the middle generation, and every eleventh of those a full pass over the process.
-With 50,000 results held, runs of 1,024 led to a full pass in the iteration and 0.8-1.1 s
-in the collector; runs of 4,096 (about 0.2 s of building each) to none and 0.4-0.55 s. The
-cost: a loop that stops early built up to 4,096 items it did not take. Longer pauses are no
-better: the passes they defer walk more objects, colder in the CPU's caches."""
+With 50,000 results held, runs of 1,024 led to a full pass in the iteration and 313 ms in
+the collector (``bench/README.md``, sixth round); runs of 4,096 (about 0.05-0.1 s of building
+each) to none and 83 ms. The cost: a loop that stops early built up to 4,096 items it did not
+take. Longer pauses are no better: the passes they defer walk more objects, colder in the
+CPU's caches."""
 
 
 @contextlib.contextmanager
