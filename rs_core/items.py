@@ -116,8 +116,10 @@ asset fields whatever the item lists."""
 
 _INERT_UNLESS_ASSET_FIELDS = frozenset({("pystac.extensions.file", "FileExtensionHooks")})
 """pystac's extension hooks whose ``migrate`` (read in pystac 1.15), on an item of STAC 1.0.0
-or later that does not list one of their previous ids, only warns when an asset has one of
-the hook's ``removed_fields``: run only for such an item."""
+or later that lists neither one of their previous ids nor the former checksum extension (its
+short id ``checksum``, which the file extension's hook migrates whatever the item's version),
+only warns when an asset has one of the hook's ``removed_fields``: run only for such an
+item."""
 
 _INERT_CHECKED_ON = ("1.15.",)
 """The pystac releases whose hooks :data:`_INERT_WHEN_UNDECLARED` was read in: with any other,
@@ -146,6 +148,7 @@ def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[
     import pystac
     from pystac.extensions.hooks import ExtensionHooks
     from pystac.serialization import identify_stac_object
+    from pystac.serialization.identify import OldExtensionShortIDs
 
     info = identify_stac_object(
         {"type": "Feature", "stac_version": version, "stac_extensions": list(extensions)}
@@ -170,6 +173,7 @@ def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[
             known
             and (kind.__module__, kind.__qualname__) in _INERT_UNLESS_ASSET_FIELDS
             and not any(p in info.extensions for p in hook.prev_extension_ids)
+            and OldExtensionShortIDs.CHECKSUM.value not in info.extensions
         ):
             return frozenset(hook.removed_fields)
         return None

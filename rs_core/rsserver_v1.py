@@ -421,11 +421,14 @@ def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None
     keys = tuple(fields)
     stamped = _STAMPED.get(keys)
     if stamped is None:
+        if not _STRINGS.issuperset(map(type, keys)):
+            # not decoded JSON's keys: field by field, a layout not remembered (a str
+            # subclass key equals its text: its layout would stand for plain dicts' too)
+            _normalise_each(fields, copy=copy)
+            return
         if len(_STAMPED) >= 256:
             _STAMPED.clear()
-        stamped = _STAMPED[keys] = tuple(
-            k for k in keys if type(k) is str and _is_timestamp_field(k)
-        )
+        stamped = _STAMPED[keys] = tuple(k for k in keys if _is_timestamp_field(k))
     done = _REWRITTEN
     for key in stamped:
         value = fields[key]
@@ -442,6 +445,18 @@ def _normalise_timestamps(fields: dict[str, Any], *, copy: bool = False) -> None
         for key, value in fields.items():  # values replaced: the keys do not change
             if type(value) is dict or type(value) is list:
                 fields[key] = json_copy(value)
+
+
+def _normalise_each(fields: dict[Any, Any], *, copy: bool) -> None:
+    """:func:`_normalise_timestamps` field by field, for keys that are not all ``str`` (a
+    key that is no text, beside a text value, raises as it did: such a feature is refused)."""
+    for key, value in fields.items():  # values replaced in place: the keys do not change
+        kind = type(value)
+        if kind is str:
+            if _is_timestamp_field(key) and value.strip():
+                fields[key] = _rfc3339_text(value)
+        elif copy and (kind is dict or kind is list):
+            fields[key] = json_copy(value)
 
 
 _STAMPED: dict[tuple[Any, ...], tuple[str, ...]] = {}

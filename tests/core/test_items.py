@@ -290,6 +290,25 @@ def test_the_file_hook_runs_only_for_assets_with_removed_fields() -> None:
         assert any("removed from the file extension" in str(w.message) for w in seen)
 
 
+def test_an_item_of_the_former_checksum_extension_is_migrated_as_pystac_does() -> None:
+    """pystac's file hook moves the former checksum extension's fields to the file extension
+    (whatever the item's version): the hook is not skipped for an item listing it."""
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": ["checksum"],
+        "id": "c",
+        "geometry": None,
+        "properties": {"datetime": "2024-01-01T00:00:00Z", "checksum:multihash": "1220aa"},
+        "links": [],
+        "assets": {"a": {"href": "s3://b/a", "checksum:multihash": "1220bb"}},
+    }
+    expected = pystac.Item.from_dict(copy.deepcopy(item))
+    built = build_item(copy.deepcopy(item))
+    assert built.to_dict() == expected.to_dict()
+    assert built.properties.get("file:checksum") == "1220aa", "the migration ran"
+
+
 def test_a_declared_extension_keeps_its_hook() -> None:
     from rs_core.items import _description
 
@@ -440,6 +459,28 @@ def test_timestamps_are_rewritten_in_place_as_the_reference_does(
     for key, value in given.items():
         if isinstance(value, (dict, list)):
             assert (value is fields[key]) is not copy
+
+
+def test_keys_that_are_not_plain_text_are_read_field_by_field() -> None:
+    """A key of a str subclass (an enum of field names) is a timestamp field as its text is,
+    and its layout is not remembered for plain dicts (it equals theirs); a key that is no
+    text beside a text value raises as it always did (the feature is refused)."""
+    import enum
+
+    class Field(enum.StrEnum):
+        CREATED = "created"
+
+    stamp, rewritten = "2024-01-07T19:39:40.5Z", "2024-01-07T19:39:40.500000Z"
+    for first in range(2):  # the enum's dict first, then a plain dict of the same layout
+        fields: list[dict[Any, Any]] = [{Field.CREATED: stamp}, {"created": stamp}]
+        for entry in fields[first:] + fields[:first]:
+            _normalise_timestamps(entry)
+        assert [list(f.values()) for f in fields] == [[rewritten], [rewritten]]
+    with pytest.raises(AttributeError):
+        _normalise_timestamps({"created": stamp, 5: "x"})  # type: ignore[dict-item]
+    odd = {"created": stamp, 5: 6, "x": [1]}
+    _normalise_timestamps(odd, copy=True)  # type: ignore[arg-type]
+    assert odd == {"created": rewritten, 5: 6, "x": [1]}
 
 
 @given(value=_json)
