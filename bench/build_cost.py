@@ -116,9 +116,9 @@ def main() -> None:
             for name, values in stages(sim, args.size, args.rounds).items():
                 low, mid = min(values) * 1e6, statistics.median(values) * 1e6
                 print(f"  {name:9s} {low:6.2f} µs / {mid:6.2f} µs")
-        per_file, per_function = bytecodes(sim, min(args.size, 2_000))
+        files = min(args.size, 2_000)
+        per_file, per_function = bytecodes(sim, files)
     print(f"bytecodes per file: {per_file:,.0f}")
-    files = min(args.size, 2_000)
     for name, count in per_function.most_common(args.top):
         print(f"  {count / files:7.1f}  {name}")
 

@@ -135,7 +135,6 @@ def _declares(hook: Any, extensions: Sequence[str]) -> bool:
     return any(e.startswith(prefix) or e in hook.prev_extension_ids for e in extensions)
 
 
-@functools.lru_cache(maxsize=64)
 def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[Any, ...], Any]:
     """pystac's identification of a STAC 1.x item of ``version`` with ``extensions`` (only
     these two fields and the type decide it), and the extension hooks whose migration can
@@ -144,7 +143,8 @@ def _description(version: str, extensions: tuple[str, ...]) -> tuple[Any, tuple[
     schema id) when the item lists one of their previous ids; and the version as the hooks get
     it, whose comparisons (``version < "0.9"``...) are cached, also as the identified range's
     latest version (which the file extension's hook compares). Each hook comes with the asset
-    fields without which it does nothing (:data:`_INERT_UNLESS_ASSET_FIELDS`), or None."""
+    fields without which it does nothing (:data:`_INERT_UNLESS_ASSET_FIELDS`), or None.
+    Not cached itself: :func:`_migration_plan`, its one caller, is."""
     import pystac
     from pystac.extensions.hooks import ExtensionHooks
     from pystac.serialization import identify_stac_object

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pystac
@@ -100,8 +101,8 @@ _json = st.recursive(
 def _stamp(draw: Any) -> str:
     when = draw(
         st.datetimes(
-            min_value=__import__("datetime").datetime(1970, 1, 1),
-            max_value=__import__("datetime").datetime(2100, 1, 1),
+            min_value=datetime(1970, 1, 1),
+            max_value=datetime(2100, 1, 1),
         )
     )
     suffix = draw(st.sampled_from(["Z", ".123456Z", "+00:00", "+02:00"]))
@@ -346,8 +347,8 @@ def test_build_item_not_owned_leaves_the_dict_alone(feature: dict[str, Any]) -> 
 @settings(max_examples=300)
 @given(
     when=st.datetimes(
-        min_value=__import__("datetime").datetime(1, 1, 1),
-        max_value=__import__("datetime").datetime(9999, 12, 31),
+        min_value=datetime(1, 1, 1),
+        max_value=datetime(9999, 12, 31),
     ),
     fraction=st.sampled_from(["", ".0", ".000", ".5", ".123", ".000001", ".123456", ".1234567"]),
     zone=st.sampled_from(["Z", "z", "+00:00", "+02:00", ""]),
@@ -361,8 +362,8 @@ def test_timestamp_fast_path_equals_the_parsing_path(when: Any, fraction: str, z
 @settings(max_examples=300)
 @given(
     when=st.datetimes(
-        min_value=__import__("datetime").datetime(1, 1, 1),
-        max_value=__import__("datetime").datetime(9999, 12, 31),
+        min_value=datetime(1, 1, 1),
+        max_value=datetime(9999, 12, 31),
     ),
     fraction=st.sampled_from(["", ".5", ".123", ".123456"]),
     zone=st.sampled_from(["Z", "+00:00", "-03:30", ""]),
